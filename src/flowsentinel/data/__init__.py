@@ -1,0 +1,1 @@
+"""Loading, cleaning and splitting CICIDS-2017 flows (either release)."""

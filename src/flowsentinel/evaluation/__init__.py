@@ -1,0 +1,1 @@
+"""Metrics, threshold calibration, multi-seed summaries, reports and plots."""

@@ -1,0 +1,1 @@
+"""Detectors behind one contract, the fitted transform, and the model bundle."""
