@@ -1,1 +1,16 @@
-"""Metrics, threshold calibration, multi-seed summaries, reports and plots."""
+"""Metrics, multi-seed summaries, reports and plots.
+
+Everything here takes plain arrays (labels, scores, a threshold, family names)
+so that it needs nothing from ``flowsentinel.models``.  Importing this package
+does not import matplotlib; only :func:`write_report` does.
+"""
+
+from .metrics import curves, detection_metrics, precision_at_prevalence
+from .summary import summarize_runs
+
+__all__ = [
+    "curves",
+    "detection_metrics",
+    "precision_at_prevalence",
+    "summarize_runs",
+]
