@@ -6,11 +6,12 @@ does not import matplotlib; only :func:`write_report` does.
 """
 
 from .metrics import curves, detection_metrics, precision_at_prevalence
-from .summary import summarize_runs
+from .summary import stats, summarize_runs
 
 __all__ = [
     "curves",
     "detection_metrics",
     "precision_at_prevalence",
+    "stats",
     "summarize_runs",
 ]
