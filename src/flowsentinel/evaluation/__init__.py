@@ -6,6 +6,7 @@ does not import matplotlib; only :func:`write_report` does.
 """
 
 from .metrics import curves, detection_metrics, precision_at_prevalence
+from .report import write_json, write_report
 from .summary import stats, summarize_runs
 
 __all__ = [
@@ -14,4 +15,6 @@ __all__ = [
     "precision_at_prevalence",
     "stats",
     "summarize_runs",
+    "write_json",
+    "write_report",
 ]
