@@ -94,8 +94,10 @@ def test_malicious_names_are_escaped(tmp_path):
     det["feature_importances"] = {"<b>bold</b>": 0.5, "$\\frac{1}{$": 0.2}
     results = {"detectors": {EVIL_DETECTOR: det, "$x^$ _hidden": det},
                "data": {"<i>key</i>": "<u>value</u>"}}
-    html = write_report(tmp_path / "r.html", results, title="<h1>t</h1>").read_text(encoding="utf-8")
-    for raw in (EVIL_DETECTOR, EVIL_FAMILY, "<b>bold</b>", "<i>key</i>", "<u>value</u>", "<h1>t</h1>"):
+    out = write_report(tmp_path / "r.html", results, title="<h1>t</h1>")
+    html = out.read_text(encoding="utf-8")
+    raws = (EVIL_DETECTOR, EVIL_FAMILY, "<b>bold</b>", "<i>key</i>", "<u>value</u>", "<h1>t</h1>")
+    for raw in raws:
         assert raw not in html
     assert "&lt;script&gt;alert(&#x27;d&#x27;)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
@@ -105,7 +107,8 @@ def test_malicious_names_are_escaped(tmp_path):
 
 def test_single_detector_without_optional_parts_reports_what_is_missing(tmp_path):
     metrics = detection_metrics([0, 1, 1, 0], [0.2, 0.8, 0.6, 0.7], 0.5)
-    html = write_report(tmp_path / "r.html", {"detectors": {"rf": metrics}}).read_text(encoding="utf-8")
+    out = write_report(tmp_path / "r.html", {"detectors": {"rf": metrics}})
+    html = out.read_text(encoding="utf-8")
     assert "No ROC curve for: rf" in html
     assert "No precision-recall curve for: rf" in html
     assert "No feature importances for: rf" in html

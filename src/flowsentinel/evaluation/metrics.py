@@ -76,7 +76,8 @@ def _scores(scores: ArrayLike, n_rows: int) -> np.ndarray:
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"scores must be finite; {int(bad.sum())} rows are NaN or infinite, first at row {first}"
+            f"scores must be finite; {int(bad.sum())} rows are NaN or infinite, "
+            f"first at row {first}"
         )
     return s
 

@@ -176,7 +176,7 @@ def plot_confusion_matrices(
     names = list(matrices)
     fig = _new_figure(3.6 * max(len(names), 1), 3.4)
     axes = fig.subplots(1, max(len(names), 1), squeeze=False)[0]
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         cm = matrices[name]
         counts = np.array([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]], dtype=float)
         totals = counts.sum(axis=1, keepdims=True)

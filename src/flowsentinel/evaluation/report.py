@@ -45,7 +45,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -168,7 +168,8 @@ def _seed_text(detector: Mapping[str, Any], key: str, nested: str | None = None)
     if not isinstance(leaf, Mapping) or leaf.get("mean") is None:
         return ""
     std = "n/a" if leaf.get("std") is None else _fmt(float(leaf["std"]))
-    return f'<span class="seed">{_fmt(float(leaf["mean"]))} ± {std} ({leaf.get("n", "?")} seeds)</span>'
+    mean = _fmt(float(leaf["mean"]))
+    return f'<span class="seed">{mean} ± {std} ({_fmt(leaf.get("n"))} seeds)</span>'
 
 
 def _slug(name: str, index: int) -> str:
@@ -188,7 +189,7 @@ def _header(results: Mapping[str, Any], title: str, names: list[str]) -> str:
          _fmt(results.get("excluded_training_rows"))),
         ("Benign prevalence assumed (π)", _fmt(pi)),
         ("Detectors", _esc(", ".join(names)) if names else "none"),
-        ("Generated", _esc(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))),
+        ("Generated", _esc(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))),
     ]
     rows = [[f"<th>{label}</th>", f"<td>{value}</td>"] for label, value in facts]
     return f"<h1>{_esc(title)}</h1>" + _table(None, rows)
@@ -374,13 +375,20 @@ def _data_section(results: Mapping[str, Any]) -> str:
 def _detectors(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The ``detectors`` part, checked with errors that name the culprit."""
     if not isinstance(results, Mapping):
-        raise TypeError(f"results must be a dict (the evaluation document), got {type(results).__name__}")
+        raise TypeError(
+            f"results must be a dict (the evaluation document), got {type(results).__name__}"
+        )
     detectors = results.get("detectors", {})
     if not isinstance(detectors, Mapping):
-        raise ValueError(f'results["detectors"] must map detector names to metrics, got {type(detectors).__name__}')
+        raise ValueError(
+            'results["detectors"] must map detector names to metrics dicts, '
+            f"got {type(detectors).__name__}"
+        )
     for name, det in detectors.items():
         if not isinstance(det, Mapping):
-            raise ValueError(f'results["detectors"][{name!r}] must be a metrics dict, got {type(det).__name__}')
+            raise ValueError(
+                f'results["detectors"][{name!r}] must be a metrics dict, got {type(det).__name__}'
+            )
     return {str(name): det for name, det in detectors.items()}
 
 
