@@ -24,7 +24,7 @@ def _run(seed: int, f1: float, dos: float, **extra) -> dict:
 
 def test_mean_std_min_max_by_hand():
     summary = summarize_runs([_run(0, 0.7, 0.5), _run(1, 0.8, 0.6), _run(2, 0.9, 0.7)])
-    f1 = summary["metrics"]["f1"]
+    f1 = summary["f1"]
     assert f1["mean"] == pytest.approx(0.8)
     assert f1["std"] == pytest.approx(0.1)  # sample std (n - 1), not 0.0816
     assert (f1["min"], f1["max"], f1["n"]) == (pytest.approx(0.7), pytest.approx(0.9), 3)
@@ -33,26 +33,30 @@ def test_mean_std_min_max_by_hand():
 
 def test_nested_metrics_are_summarised():
     summary = summarize_runs([_run(0, 0.7, 0.5), _run(1, 0.8, 0.6), _run(2, 0.9, 0.7)])
-    metrics = summary["metrics"]
-    assert metrics["per_family"]["DoS"]["mean"] == pytest.approx(0.6)
-    assert metrics["confusion_matrix"]["tp"]["mean"] == pytest.approx(11)
-    assert metrics["confusion_matrix"]["fp"]["std"] == 0.0
-    assert "curves" not in metrics and "seed" not in metrics
+    assert summary["per_family"]["DoS"]["mean"] == pytest.approx(0.6)
+    assert summary["confusion_matrix"]["tp"]["mean"] == pytest.approx(11)
+    assert summary["confusion_matrix"]["fp"]["std"] == 0.0
+    assert "curves" not in summary and "seed" not in summary
+
+
+def test_summary_keys_are_not_overwritten_by_run_keys():
+    summary = summarize_runs([{"seed": 4, "n_runs": 99, "f1": 0.5}, {"seed": 5, "f1": 0.7}])
+    assert summary["n_runs"] == 2 and summary["seeds"] == [4, 5]
 
 
 def test_none_and_missing_values_are_left_out_and_counted():
     runs = [_run(0, 0.7, 0.5), _run(1, 0.8, 0.6), _run(2, 0.9, 0.7)]
     del runs[1]["per_family"]["DoS"]
     summary = summarize_runs(runs)
-    assert summary["metrics"]["roc_auc"]["n"] == 2  # None in seed 2
-    assert summary["metrics"]["per_family"]["DoS"]["n"] == 2
-    assert summary["metrics"]["per_family"]["DoS"]["mean"] == pytest.approx(0.6)
+    assert summary["roc_auc"]["n"] == 2  # None in seed 2
+    assert summary["per_family"]["DoS"]["n"] == 2
+    assert summary["per_family"]["DoS"]["mean"] == pytest.approx(0.6)
 
 
 def test_single_run_has_no_std_and_no_seeds_without_seed_key():
     summary = summarize_runs([{"f1": 0.5}])
-    assert summary["metrics"]["f1"]["std"] is None
-    assert summary["metrics"]["f1"]["mean"] == 0.5
+    assert summary["f1"]["std"] is None
+    assert summary["f1"]["mean"] == 0.5
     assert "seeds" not in summary
 
 
@@ -66,8 +70,8 @@ def test_real_metric_dicts_summarise_to_strict_json():
         runs.append({"seed": seed, **metrics})
     summary = summarize_runs(runs)
     json.dumps(summary, allow_nan=False)
-    assert set(summary["metrics"]["per_family"]) == {"DoS", "PortScan"}
-    assert summary["metrics"]["precision"]["n"] == 3
+    assert set(summary["per_family"]) == {"DoS", "PortScan"}
+    assert summary["precision"]["n"] == 3
 
 
 def test_empty_and_non_dict_runs_are_rejected():

@@ -23,7 +23,8 @@ The training CLI writes one document per evaluation as ``OUT.json``
           # optional:
           "curves": curves(...),                    # {"roc": {...}, "pr": {...}}
           "feature_importances": {feature: float},
-          "seeds": summarize_runs(...)              # {"n_runs", "seeds", "metrics"}
+          "seeds": summarize_runs(...)              # {"n_runs", "seeds",
+                                                    #  "f1": {"mean", "std", ...}, ...}
         },
         "cnn": {...}
       }
@@ -162,7 +163,7 @@ def _seed_text(detector: Mapping[str, Any], key: str, nested: str | None = None)
     seeds = detector.get("seeds")
     if not isinstance(seeds, Mapping):
         return ""
-    leaf = seeds.get("metrics", {})
+    leaf: Any = seeds
     for part in (nested, key) if nested else (key,):
         leaf = leaf.get(part, {}) if isinstance(leaf, Mapping) else {}
     if not isinstance(leaf, Mapping) or leaf.get("mean") is None:

@@ -19,8 +19,9 @@ __all__ = ["summarize_runs", "stats"]
 
 log = logging.getLogger(__name__)
 
-#: Keys of a run that identify it rather than measure it.
-_ID_KEYS = frozenset({"seed"})
+#: Keys of a run that identify it rather than measure it, and the summary's
+#: own keys, which a metric must not overwrite.
+_ID_KEYS = frozenset({"seed", "seeds", "n_runs"})
 
 
 def stats(values: Sequence[float | None]) -> dict[str, float | int | None]:
@@ -96,10 +97,11 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     -------
     dict
         ``{"n_runs": int, "seeds": [...] (only if every run has a "seed"),
-        "metrics": {...}}``.  ``metrics`` mirrors a run's structure with every
-        numeric leaf replaced by ``{"mean", "std", "min", "max", "n"}`` (see
-        :func:`stats`), e.g. ``metrics["f1"]["mean"]`` or
-        ``metrics["per_family"]["DoS"]["std"]``.  A value that is ``None`` or
+        <metric>: {...}, ...}``: beside ``n_runs`` and ``seeds`` the summary
+        mirrors a run's structure with every numeric leaf replaced by
+        ``{"mean", "std", "min", "max", "n"}`` (see :func:`stats`), e.g.
+        ``summary["f1"]["mean"]`` or ``summary["per_family"]["DoS"]["std"]``.
+        A value that is ``None`` or
         absent in a run (a family missing from one seed's test rows) is left
         out of that leaf and ``n`` says how many runs it covers.  Lists (such
         as curves) and strings are not summarised.
@@ -122,5 +124,5 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_runs": len(runs)}
     if all("seed" in run for run in runs):
         out["seeds"] = [run["seed"] for run in runs]
-    out["metrics"] = _summarize(runs)
+    out.update(_summarize(runs))
     return to_jsonable(out)
