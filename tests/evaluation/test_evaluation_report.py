@@ -45,6 +45,7 @@ def full_results() -> dict:
         "excluded_training_rows": 4,
         "benign_prevalence": 0.99,
         "data": {"sources": ["Monday.csv"], "cleaning": {"duplicates": 3}},
+        "bundle": "bundles/<demo>",
         "detectors": {"rf": rf, "cnn": _detector(rng, 0.3)},
     }
 
@@ -86,6 +87,7 @@ def test_comparison_table_shows_both_detectors_and_seed_spread(full_report):
         assert label in html
     assert "<th>rf</th>" in html and "<th>cnn</th>" in html
     assert "± " in html and "(3 seeds)" in html
+    assert "bundles/&lt;demo&gt;" in html  # extra top-level scalar, escaped
 
 
 def test_malicious_names_are_escaped(tmp_path):

@@ -32,7 +32,8 @@ The training CLI writes one document per evaluation as ``OUT.json``
 
 Only ``detectors`` is needed; every other part is optional and the report
 says which parts are missing instead of failing.  Undefined numbers are
-``null``.  Extra keys are kept in the JSON and ignored by the report.
+``null``.  Extra keys are kept in the JSON; extra top-level scalars (such as
+``"bundle": path``) are listed in the report's header, other extras ignored.
 
 The HTML page needs no network and no JavaScript: CSS is inline and the PNG
 plots are written next to it in ``<stem>_files/``.  Every string from the
@@ -67,6 +68,11 @@ COMPARED_METRICS: tuple[tuple[str, str], ...] = (
     ("pr_auc", "PR-AUC (average precision)"),
     ("precision_at_prevalence", "Precision at stated prevalence"),
     ("threshold", "Threshold (score ≥)"),
+)
+
+#: Top-level keys of the evaluation document that have their own place.
+_DOCUMENT_KEYS = frozenset(
+    {"rows", "excluded_training_rows", "benign_prevalence", "data", "detectors"}
 )
 
 _CSS = """
@@ -190,8 +196,14 @@ def _header(results: Mapping[str, Any], title: str, names: list[str]) -> str:
          _fmt(results.get("excluded_training_rows"))),
         ("Benign prevalence assumed (π)", _fmt(pi)),
         ("Detectors", _esc(", ".join(names)) if names else "none"),
-        ("Generated", _esc(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))),
     ]
+    # other top-level scalars the caller chose to add (e.g. the bundle path)
+    facts += [
+        (_esc(key), _esc(value) if isinstance(value, str) else _fmt(value))
+        for key, value in results.items()
+        if key not in _DOCUMENT_KEYS and not isinstance(value, (Mapping, list))
+    ]
+    facts.append(("Generated", _esc(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))))
     rows = [[f"<th>{label}</th>", f"<td>{value}</td>"] for label, value in facts]
     return f"<h1>{_esc(title)}</h1>" + _table(None, rows)
 
