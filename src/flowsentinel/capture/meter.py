@@ -1,0 +1,431 @@
+"""The flow meter: packets → bidirectional flows, CICFlowMeter (improved release) semantics.
+
+One :class:`FlowMeter` serves every source: feed it :class:`PacketBatch` es with
+:meth:`FlowMeter.update`, call :meth:`FlowMeter.expire` on a wall-clock timer
+(live capture) and :meth:`FlowMeter.flush` at the end; each returns the flows it
+finished as a :class:`FlowChunk` whose columns are ``schema.IDENTIFIERS`` and
+``schema.FEATURES``.
+
+How packets are cut into flows (the release's ``FlowGenerator``):
+
+* flows are keyed by the 5-tuple in either direction; the first packet sets the
+  forward direction;
+* a packet more than ``flow_timeout_us`` after its flow's first packet, or a SYN
+  on a flow that is *ready to close*, ends the flow; the new flow takes the new
+  packet's direction only after a SYN without ACK (or for non-TCP); otherwise
+  it keeps the old direction and ``Total TCP Flow Time`` keeps adding up;
+* a FIN in both directions followed by an ACK, or an RST, only marks a TCP flow
+  ready to close: it is written at the next SYN, at the timeout or at the end;
+* an ICMP flow splits only when both the code and the type change.
+
+The decision for each packet is sequential (a tight Python loop on plain
+lists); everything per packet that is not a decision (the features) is done
+in numpy by :func:`~flowsentinel.capture.flow.compute_features` for all flows
+that end together.  Flows are written as soon as nothing can change them any
+more (their timeout has passed), so memory holds only open flows; a bounded
+table of "tombstones" keeps what the release would still know about a written
+flow (its direction, its TCP time, its ``Flow ID``), so output does not depend
+on when flows were written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flowsentinel import schema
+from flowsentinel.capture.flow import compute_features
+from flowsentinel.capture.packets import ACK, FIN, RST, SYN, PacketBatch, format_ip
+from flowsentinel.capture.profiles import SemanticsProfile, get_profile
+
+__all__ = ["FlowChunk", "FlowMeter", "MeterStats"]
+
+log = logging.getLogger(__name__)
+
+# TCP teardown states of an open flow (release: TcpFlowState).
+_OPEN, _FIRST_FIN, _SECOND_FIN, _READY = 0, 1, 2, 3
+# Slots of an open flow's state list (a list, not an object: the loop is hot).
+_PID, _START, _LAST, _PO, _STATE, _FINS, _ITYPE, _ICODE, _CUM, _IDORI, _KEY = range(11)
+_PACKET_COLUMNS = ("ts", "plen", "hlen", "win", "flags", "icmp_type", "icmp_code")
+
+
+@dataclass
+class MeterStats:
+    """Counters of a meter (and of the source feeding it).
+
+    Attributes
+    ----------
+    frames : int
+        Frames seen by the source.
+    packets : int
+        Frames that parsed to an IP packet and were metered.
+    malformed : int
+        Frames skipped because a header was truncated or inconsistent.
+    non_ip : int
+        Frames that carry no IP packet (ARP, LLDP, ...): skipped, not errors.
+    unsupported : int
+        Frames of a link type the decoder does not know.
+    kernel_drops : int
+        Packets the kernel dropped before capture (live sources).
+    disordered : int
+        Packets older than the newest packet seen before them.
+    flows : int
+        Flows written.
+    evicted : int
+        Flows written early because ``max_flows`` flows were open.
+    tombstones_dropped : int
+        Written flows forgotten because ``max_tombstones`` was reached.
+    """
+
+    frames: int = 0
+    packets: int = 0
+    malformed: int = 0
+    non_ip: int = 0
+    unsupported: int = 0
+    kernel_drops: int = 0
+    disordered: int = 0
+    flows: int = 0
+    evicted: int = 0
+    tombstones_dropped: int = 0
+    malformed_examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict (for logs and reports)."""
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+
+@dataclass
+class FlowChunk:
+    """Finished flows, column by column: ``schema.IDENTIFIERS`` then ``schema.FEATURES``.
+
+    Identifiers are lists of Python values; features are numpy arrays.
+    """
+
+    columns: dict[str, object]
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+    def records(self) -> list[dict[str, object]]:
+        """The flows as one dict per flow, keys in schema order."""
+        names = (*schema.IDENTIFIERS, *schema.FEATURES)
+        cols = [self.columns[c] for c in names]
+        lists = [c.tolist() if isinstance(c, np.ndarray) else list(c) for c in cols]
+        return [dict(zip(names, row)) for row in zip(*lists)]
+
+
+class FlowMeter:
+    """Cut packets into bidirectional flows and compute their features.
+
+    Parameters
+    ----------
+    profile : str or SemanticsProfile, optional
+        ``"cicids2017"`` (default: what the models learn from) or
+        ``"corrected"``; see :mod:`flowsentinel.capture.profiles`.
+    max_flows : int
+        Most flows open at once; beyond it the least recently created flow is
+        written early and counted in ``stats.evicted``.
+    max_tombstones : int
+        Most written flows remembered for continuation (direction, TCP time,
+        ``Flow ID``); beyond it the oldest are forgotten and counted.
+
+    Examples
+    --------
+    >>> meter = FlowMeter()
+    >>> for batch in batches:                   # doctest: +SKIP
+    ...     chunk = meter.update(batch)
+    >>> last = meter.flush()                    # doctest: +SKIP
+    """
+
+    def __init__(self, profile: str | SemanticsProfile | None = None, max_flows: int = 1_000_000,
+                 max_tombstones: int = 1_000_000) -> None:
+        self.profile = get_profile(profile)
+        for name, value in (("max_flows", max_flows), ("max_tombstones", max_tombstones)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.max_flows = max_flows
+        self.max_tombstones = max_tombstones
+        self.stats = MeterStats()
+        self._table: dict[tuple, list] = {}
+        self._order: deque[list] = deque()  # open flows by creation (≈ start time)
+        self._tombs: OrderedDict[tuple, tuple] = OrderedDict()
+        self._closed: list[tuple[list, int]] = []  # (state, Total TCP Flow Time)
+        self._pool: dict[str, np.ndarray] = {c: np.zeros(0, np.int64) for c in (*_PACKET_COLUMNS, "pid")}
+        self._pool["fwd"] = np.zeros(0, bool)
+        self._pool["first"] = np.zeros(0, bool)
+        self._next_pid = 0
+        self._now: int | None = None
+        self._ipcache: dict[tuple[int, int, int], str] = {}
+
+    @property
+    def open_flows(self) -> int:
+        """Number of flows currently open."""
+        return len(self._table)
+
+    # -- public API -----------------------------------------------------------
+    def update(self, batch: PacketBatch) -> FlowChunk:
+        """Meter a batch of packets; return the flows that this finished.
+
+        A flow is finished when a packet closes it (timeout, SYN after
+        teardown, ICMP type change) or when the newest packet time is more than
+        the flow timeout past its first packet.
+        """
+        st = self.stats
+        st.frames += batch.frames
+        st.malformed += batch.malformed
+        st.non_ip += batch.non_ip
+        st.unsupported += batch.unsupported
+        if batch.malformed_examples and len(st.malformed_examples) < 5:
+            st.malformed_examples.extend(batch.malformed_examples[: 5 - len(st.malformed_examples)])
+        if len(batch):
+            self._assign(batch)
+            self._expire_before(int(self._now) - self.profile.flow_timeout_us)
+        return self._emit()
+
+    def expire(self, now_us: int) -> FlowChunk:
+        """Write every flow whose timeout has passed at ``now_us`` (wall clock, µs).
+
+        Live sources call this on a timer so idle flows are written even when
+        no packets arrive; the result is the same as the release would write.
+        """
+        self._expire_before(int(now_us) - self.profile.flow_timeout_us)
+        return self._emit()
+
+    def flush(self) -> FlowChunk:
+        """Write every open flow (end of capture or shutdown); nothing is lost."""
+        while self._order:
+            s = self._order.popleft()
+            if self._table.get(s[_KEY]) is s:
+                self._close_open(s)
+        return self._emit()
+
+    # -- the per-packet decisions -------------------------------------------------
+    def _keys(self, b: PacketBatch):
+        """Canonical 5-tuple key per packet and the packet's orientation code.
+
+        Orientation: bit 0 says the packet's source is endpoint A (the smaller
+        of the two); bit 1 says every packet of this 5-tuple is forward (same
+        source and destination under the profile's direction rule).
+        """
+        s_hi, s_lo, d_hi, d_lo = b.src_hi, b.src_lo, b.dst_hi, b.dst_lo
+        ip_lt = (s_hi < d_hi) | ((s_hi == d_hi) & (s_lo < d_lo))
+        ip_eq = (s_hi == d_hi) & (s_lo == d_lo)
+        a_is_src = ip_lt | (ip_eq & (b.sport <= b.dport))
+        if self.profile.quirk_direction_by_ip:
+            always = ip_eq  # Release quirk: direction compares source IPs only.
+        else:
+            always = ip_eq & (b.sport == b.dport)
+        ori = a_is_src.astype(np.int64) | (always.astype(np.int64) << 1)
+        a_hi = np.where(a_is_src, s_hi, d_hi).tolist()
+        a_lo = np.where(a_is_src, s_lo, d_lo).tolist()
+        b_hi = np.where(a_is_src, d_hi, s_hi).tolist()
+        b_lo = np.where(a_is_src, d_lo, s_lo).tolist()
+        a_p = np.where(a_is_src, b.sport, b.dport).tolist()
+        b_p = np.where(a_is_src, b.dport, b.sport).tolist()
+        keys = list(zip(b.ver.tolist(), a_hi, a_lo, b_hi, b_lo, a_p, b_p, b.proto.tolist()))
+        return keys, ori.tolist()
+
+    def _assign(self, b: PacketBatch) -> None:
+        keys, oris = self._keys(b)
+        n = len(keys)
+        ts = b.ts.tolist()
+        fl = b.flags.tolist()
+        ity = b.icmp_type.tolist()
+        ico = b.icmp_code.tolist()
+        pid_out = [0] * n
+        fwd_out = [False] * n
+        first_out = [False] * n
+        table = self._table
+        order = self._order
+        tombs = self._tombs
+        closed = self._closed
+        timeout = self.profile.flow_timeout_us
+        max_flows = self.max_flows
+        next_pid = self._next_pid
+        now = self._now if self._now is not None else ts[0]
+        disordered = 0
+        for i in range(n):
+            k = keys[i]
+            t = ts[i]
+            f = fl[i]
+            o = oris[i]
+            if t < now:
+                disordered += 1
+            else:
+                now = t
+            s = table.get(k)
+            if s is not None and (t - s[_START] > timeout or (s[_STATE] == _READY and f & SYN)):
+                # The flow ends here; the packet starts the next one.
+                tcp = k[7] == 6
+                cum = s[_CUM] + (s[_LAST] - s[_START]) if tcp else 0
+                closed.append((s, cum))
+                if (s[_STATE] == _READY and f & SYN and not f & ACK) or not tcp:
+                    po, ncum = o & 1, 0
+                else:  # a cut connection keeps its direction and adds up its time
+                    po, ncum = s[_PO], cum + (t - s[_LAST])
+                s = [next_pid, t, t, po, _OPEN, 0, ity[i], ico[i], ncum, s[_IDORI], k]
+                table[k] = s
+                order.append(s)
+                pid_out[i] = next_pid
+                fwd_out[i] = o >= 2 or (o & 1) == po
+                first_out[i] = True
+                next_pid += 1
+                continue
+            if s is None:
+                tb = tombs.pop(k, None) if tombs else None
+                if tb is None:
+                    po, ncum, idori = o & 1, 0, o & 1
+                else:  # the release still holds this written flow: same rules as above
+                    t_po, t_state, t_cum, t_last, idori = tb
+                    if (t_state == _READY and f & SYN and not f & ACK) or k[7] != 6:
+                        po, ncum = o & 1, 0
+                    else:
+                        po, ncum = t_po, t_cum + (t - t_last)
+                s = [next_pid, t, t, po, _OPEN, 0, ity[i], ico[i], ncum, idori, k]
+                table[k] = s
+                order.append(s)
+                pid_out[i] = next_pid
+                fwd_out[i] = o >= 2 or (o & 1) == po
+                first_out[i] = True
+                next_pid += 1
+                if len(table) > max_flows:
+                    self._evict_oldest()
+                continue
+            fwd = o >= 2 or (o & 1) == s[_PO]
+            if f & FIN:
+                s[_FINS] |= 1 if fwd else 2
+                state = s[_STATE]
+                if state == _OPEN:
+                    s[_STATE] = _FIRST_FIN
+                elif state == _FIRST_FIN and s[_FINS] == 3:
+                    s[_STATE] = _SECOND_FIN
+            elif f & RST:
+                s[_STATE] = _READY
+            elif f & ACK:
+                if s[_STATE] == _SECOND_FIN:
+                    s[_STATE] = _READY
+            elif (k[7] == 1 or k[7] == 58) and ity[i] != s[_ITYPE] and ico[i] != s[_ICODE]:
+                # ICMP: a new flow only when both the type and the code change.
+                closed.append((s, 0))
+                s = [next_pid, t, t, o & 1, _OPEN, 0, ity[i], ico[i], 0, s[_IDORI], k]
+                table[k] = s
+                order.append(s)
+                pid_out[i] = next_pid
+                fwd_out[i] = o >= 2 or (o & 1) == s[_PO]
+                first_out[i] = True
+                next_pid += 1
+                continue
+            s[_LAST] = t
+            pid_out[i] = s[_PID]
+            fwd_out[i] = fwd
+        self._next_pid = next_pid
+        self._now = now
+        if disordered:
+            if self.stats.disordered == 0:
+                log.warning("%d packet(s) are older than a packet before them (first near packet %d): "
+                            "the release assumed time-ordered captures, flows may differ; sort the "
+                            "capture (e.g. reordercap) for exact results", disordered, int(b.number[0]))
+            self.stats.disordered += disordered
+        self.stats.packets += n
+        new = {c: getattr(b, c) for c in _PACKET_COLUMNS}
+        new["pid"] = np.asarray(pid_out, dtype=np.int64)
+        new["fwd"] = np.asarray(fwd_out, dtype=bool)
+        new["first"] = np.asarray(first_out, dtype=bool)
+        pool = self._pool
+        self._pool = {c: np.concatenate((pool[c], new[c])) for c in pool}
+
+    def _close_open(self, s: list, evicted: bool = False) -> None:
+        """Write an open flow that no later packet can change; remember it as a tombstone."""
+        k = s[_KEY]
+        del self._table[k]
+        cum = s[_CUM] + (s[_LAST] - s[_START]) if k[7] == 6 else 0
+        self._closed.append((s, cum))
+        if evicted:
+            self.stats.evicted += 1
+        self._tombs[k] = (s[_PO], s[_STATE], cum, s[_LAST], s[_IDORI])
+        if len(self._tombs) > self.max_tombstones:
+            self._tombs.popitem(last=False)
+            self.stats.tombstones_dropped += 1
+
+    def _evict_oldest(self) -> None:
+        while self._order:
+            s = self._order.popleft()
+            if self._table.get(s[_KEY]) is s:
+                self._close_open(s, evicted=True)
+                return
+
+    def _expire_before(self, start_limit: int) -> None:
+        """Write flows that started before ``start_limit`` (their timeout has passed)."""
+        order, table = self._order, self._table
+        while order and (order[0][_START] < start_limit or table.get(order[0][_KEY]) is not order[0]):
+            s = order.popleft()
+            if table.get(s[_KEY]) is s:
+                self._close_open(s)
+
+    # -- output ---------------------------------------------------------------------
+    def _emit(self) -> FlowChunk:
+        closed = self._closed
+        if not closed:
+            return _empty_chunk()
+        self._closed = []
+        pids = np.fromiter((s[_PID] for s, _ in closed), np.int64, len(closed))
+        pool = self._pool
+        mask = np.isin(pool["pid"], pids)
+        done = {c: v[mask] for c, v in pool.items()}
+        self._pool = {c: v[~mask] for c, v in pool.items()}
+        tcp_time = {s[_PID]: cum for s, cum in closed if cum}
+        fpids, feats = compute_features(done, self.profile, tcp_time)
+        # back to the order in which flows were closed
+        pos = np.searchsorted(fpids, pids)
+        ids = self._identifiers(closed, done, fpids, pos)
+        cols: dict[str, object] = dict(ids)
+        for name in schema.FEATURES:
+            cols[name] = feats[name][pos]
+        self.stats.flows += len(closed)
+        return FlowChunk(columns=cols, size=len(closed))
+
+    def _ip(self, ver: int, hi: int, lo: int) -> str:
+        key = (ver, hi, lo)
+        text = self._ipcache.get(key)
+        if text is None:
+            if len(self._ipcache) > 100_000:
+                self._ipcache.clear()
+            text = self._ipcache[key] = format_ip(ver, hi, lo)
+        return text
+
+    def _identifiers(self, closed, done, fpids, pos) -> dict[str, list]:
+        first_ts = np.zeros(fpids.shape[0], dtype=np.int64)
+        firsts = np.flatnonzero(done["first"])
+        first_ts[np.searchsorted(fpids, done["pid"][firsts])] = done["ts"][firsts]
+        stamps = np.datetime_as_string(first_ts[pos].astype("datetime64[us]"), unit="us")
+        id_first = self.profile.quirk_flow_id_first_key
+        out: dict[str, list] = {c: [] for c in schema.IDENTIFIERS}
+        fid, sip, spt, dip, dpt, prt = (out["Flow ID"], out["Src IP"], out["Src Port"], out["Dst IP"],
+                                        out["Dst Port"], out["Protocol"])
+        for s, _ in closed:
+            ver, a_hi, a_lo, b_hi, b_lo, a_p, b_p, proto = s[_KEY]
+            a, b = self._ip(ver, a_hi, a_lo), self._ip(ver, b_hi, b_lo)
+            src, sp, dst, dp = (a, a_p, b, b_p) if s[_PO] else (b, b_p, a, a_p)
+            sip.append(src)
+            spt.append(sp)
+            dip.append(dst)
+            dpt.append(dp)
+            prt.append(proto)
+            if id_first and s[_IDORI] != s[_PO]:
+                # Release quirk: Flow ID keeps the orientation of the 5-tuple's first flow.
+                fid.append(f"{dst}-{src}-{dp}-{sp}-{proto}")
+            else:
+                fid.append(f"{src}-{dst}-{sp}-{dp}-{proto}")
+        out["Timestamp"] = [x.replace("T", " ") for x in stamps.tolist()]
+        return out
+
+
+def _empty_chunk() -> FlowChunk:
+    cols: dict[str, object] = {c: [] for c in schema.IDENTIFIERS}
+    for name in schema.FEATURES:
+        cols[name] = np.zeros(0)
+    return FlowChunk(columns=cols, size=0)
