@@ -220,13 +220,20 @@ class FlowMeter:
         else:
             always = ip_eq & (b.sport == b.dport)
         ori = a_is_src.astype(np.int64) | (always.astype(np.int64) << 1)
-        a_hi = np.where(a_is_src, s_hi, d_hi).tolist()
+        a_p = np.where(a_is_src, b.sport, b.dport).astype(np.uint64)
+        b_p = np.where(a_is_src, b.dport, b.sport).astype(np.uint64)
+        pp = ((b.ver.astype(np.uint64) << np.uint64(48)) | (b.proto.astype(np.uint64) << np.uint64(32))
+              | (a_p << np.uint64(16)) | b_p).tolist()
         a_lo = np.where(a_is_src, s_lo, d_lo).tolist()
-        b_hi = np.where(a_is_src, d_hi, s_hi).tolist()
         b_lo = np.where(a_is_src, d_lo, s_lo).tolist()
-        a_p = np.where(a_is_src, b.sport, b.dport).tolist()
-        b_p = np.where(a_is_src, b.dport, b.sport).tolist()
-        keys = list(zip(b.ver.tolist(), a_hi, a_lo, b_hi, b_lo, a_p, b_p, b.proto.tolist()))
+        v6 = b.ver == 6
+        if v6.any():  # short keys for IPv4 (the common case), long ones for IPv6
+            a_hi = np.where(a_is_src, s_hi, d_hi).tolist()
+            b_hi = np.where(a_is_src, d_hi, s_hi).tolist()
+            keys = [(p, al, bl) if v == 4 else (p, ah, al, bh, bl)
+                    for p, al, bl, ah, bh, v in zip(pp, a_lo, b_lo, a_hi, b_hi, b.ver.tolist())]
+        else:
+            keys = list(zip(pp, a_lo, b_lo))
         return keys, ori.tolist()
 
     def _assign(self, b: PacketBatch) -> None:
@@ -248,11 +255,8 @@ class FlowMeter:
         next_pid = self._next_pid
         now = self._now if self._now is not None else ts[0]
         disordered = 0
-        for i in range(n):
-            k = keys[i]
-            t = ts[i]
-            f = fl[i]
-            o = oris[i]
+        protos = b.proto.tolist()
+        for i, k, t, f, o, proto in zip(range(n), keys, ts, fl, oris, protos):
             if t < now:
                 disordered += 1
             else:
@@ -260,7 +264,7 @@ class FlowMeter:
             s = table.get(k)
             if s is not None and (t - s[_START] > timeout or (s[_STATE] == _READY and f & SYN)):
                 # The flow ends here; the packet starts the next one.
-                tcp = k[7] == 6
+                tcp = proto == 6
                 cum = s[_CUM] + (s[_LAST] - s[_START]) if tcp else 0
                 closed.append((s, cum))
                 if (s[_STATE] == _READY and f & SYN and not f & ACK) or not tcp:
@@ -281,7 +285,7 @@ class FlowMeter:
                     po, ncum, idori = o & 1, 0, o & 1
                 else:  # the release still holds this written flow: same rules as above
                     t_po, t_state, t_cum, t_last, idori = tb
-                    if (t_state == _READY and f & SYN and not f & ACK) or k[7] != 6:
+                    if (t_state == _READY and f & SYN and not f & ACK) or proto != 6:
                         po, ncum = o & 1, 0
                     else:
                         po, ncum = t_po, t_cum + (t - t_last)
@@ -308,7 +312,7 @@ class FlowMeter:
             elif f & ACK:
                 if s[_STATE] == _SECOND_FIN:
                     s[_STATE] = _READY
-            elif (k[7] == 1 or k[7] == 58) and ity[i] != s[_ITYPE] and ico[i] != s[_ICODE]:
+            elif (proto == 1 or proto == 58) and ity[i] != s[_ITYPE] and ico[i] != s[_ICODE]:
                 # ICMP: a new flow only when both the type and the code change.
                 closed.append((s, 0))
                 s = [next_pid, t, t, o & 1, _OPEN, 0, ity[i], ico[i], 0, s[_IDORI], k]
@@ -342,7 +346,7 @@ class FlowMeter:
         """Write an open flow that no later packet can change; remember it as a tombstone."""
         k = s[_KEY]
         del self._table[k]
-        cum = s[_CUM] + (s[_LAST] - s[_START]) if k[7] == 6 else 0
+        cum = s[_CUM] + (s[_LAST] - s[_START]) if _key_parts(k)[7] == 6 else 0
         self._closed.append((s, cum))
         if evicted:
             self.stats.evicted += 1
@@ -407,7 +411,7 @@ class FlowMeter:
         fid, sip, spt, dip, dpt, prt = (out["Flow ID"], out["Src IP"], out["Src Port"], out["Dst IP"],
                                         out["Dst Port"], out["Protocol"])
         for s, _ in closed:
-            ver, a_hi, a_lo, b_hi, b_lo, a_p, b_p, proto = s[_KEY]
+            ver, a_hi, a_lo, b_hi, b_lo, a_p, b_p, proto = _key_parts(s[_KEY])
             a, b = self._ip(ver, a_hi, a_lo), self._ip(ver, b_hi, b_lo)
             src, sp, dst, dp = (a, a_p, b, b_p) if s[_PO] else (b, b_p, a, a_p)
             sip.append(src)
@@ -422,6 +426,16 @@ class FlowMeter:
                 fid.append(f"{src}-{dst}-{sp}-{dp}-{proto}")
         out["Timestamp"] = [x.replace("T", " ") for x in stamps.tolist()]
         return out
+
+
+def _key_parts(k: tuple) -> tuple[int, int, int, int, int, int, int, int]:
+    """``(ver, a_hi, a_lo, b_hi, b_lo, a_port, b_port, proto)`` of a flow key."""
+    pp = k[0]
+    if len(k) == 3:
+        a_hi, a_lo, b_hi, b_lo = 0, k[1], 0, k[2]
+    else:
+        a_hi, a_lo, b_hi, b_lo = k[1], k[2], k[3], k[4]
+    return pp >> 48, a_hi, a_lo, b_hi, b_lo, (pp >> 16) & 0xFFFF, pp & 0xFFFF, (pp >> 32) & 0xFFFF
 
 
 def _empty_chunk() -> FlowChunk:

@@ -28,6 +28,7 @@ carry no payload, header or window (all 0).
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -380,5 +381,5 @@ def decode_frames(frames: RawFrames, other_protocols_as_zero: bool = True,
 def format_ip(ver: int, hi: int, lo: int) -> str:
     """Text form of an address held as two 64-bit halves (IPv4 dotted, IPv6 compressed)."""
     if ver == 4:
-        return str(ipaddress.IPv4Address(int(lo) & 0xFFFFFFFF))
+        return socket.inet_ntop(socket.AF_INET, (int(lo) & 0xFFFFFFFF).to_bytes(4, "big"))
     return str(ipaddress.IPv6Address((int(hi) << 64) | int(lo)))

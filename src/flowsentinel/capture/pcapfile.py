@@ -97,8 +97,10 @@ class PcapFileSource:
         if self.path.stat().st_size == 0:
             return
         with open(self.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            walk = self._walk_pcap(mm) if self.format == "pcap" else self._walk_pcapng(mm)
-            yield from self._batches(mm, walk)
+            if self.format == "pcap":
+                yield from self._pcap_batches(mm)
+            else:
+                yield from self._batches(mm, self._walk_pcapng(mm))
 
     # -- batching -----------------------------------------------------------
     def _batches(self, mm: mmap.mmap, walk: Iterable[tuple[int, int, int, int]]) -> Iterator[RawFrames]:
@@ -114,22 +116,21 @@ class PcapFileSource:
             tss.append(ts)
             lts.append(lt)
             if len(offs) >= self.batch_size:
-                yield self._make(mm, offs, caps, tss, lts, number)
+                yield self._make(mm, np.asarray(offs, np.int64), np.asarray(caps, np.int64),
+                                 np.asarray(tss, np.int64), np.asarray(lts, np.int32), number)
                 number += len(offs)
                 offs, caps, tss, lts = [], [], [], []
         if offs:
-            yield self._make(mm, offs, caps, tss, lts, number)
+            yield self._make(mm, np.asarray(offs, np.int64), np.asarray(caps, np.int64),
+                             np.asarray(tss, np.int64), np.asarray(lts, np.int32), number)
 
-    def _make(self, mm: mmap.mmap, offs: list[int], caps: list[int], tss: list[int],
-              lts: list[int], first: int) -> RawFrames:
-        o = np.asarray(offs, dtype=np.int64)
-        c = np.asarray(caps, dtype=np.int64)
+    def _make(self, mm: mmap.mmap, o: np.ndarray, c: np.ndarray, ts: np.ndarray, lt: np.ndarray,
+              first: int) -> RawFrames:
         lo, hi = int(o[0]), int(o[-1] + c[-1])
         data = np.frombuffer(mm[lo:hi], dtype=np.uint8)
-        self.stats.records = first + len(offs)
-        return RawFrames(data=data, offsets=o - lo, caplens=c, ts_us=np.asarray(tss, dtype=np.int64),
-                         linktypes=np.asarray(lts, dtype=np.int32),
-                         numbers=np.arange(first + 1, first + 1 + len(offs), dtype=np.int64),
+        self.stats.records = first + o.shape[0]
+        return RawFrames(data=data, offsets=o - lo, caplens=c, ts_us=ts, linktypes=lt,
+                         numbers=np.arange(first + 1, first + 1 + o.shape[0], dtype=np.int64),
                          source=str(self.path))
 
     def _stop(self, number: int, why: str) -> None:
@@ -138,44 +139,50 @@ class PcapFileSource:
         log.warning("%s; the packets before it were read", self.stats.stop_reason)
 
     # -- classic pcap -------------------------------------------------------
-    def _walk_pcap(self, mm: mmap.mmap) -> Iterator[tuple[int, int, int, int]]:
+    def _pcap_batches(self, mm: mmap.mmap) -> Iterator[RawFrames]:
+        """Walk record headers (only the length field, in Python), the rest in numpy."""
         endian, scale = _PCAP_MAGICS[bytes(mm[:4])]
         if len(mm) < 24:
             raise PcapFormatError(f"{self.path}: pcap global header truncated (expected 24 bytes)")
         linktype = struct.unpack_from(endian + "I", mm, 20)[0] & 0x0FFFFFFF
         if linktype not in LINKTYPES:
             raise PcapFormatError(self._linktype_message(linktype))
-        rec = struct.Struct(endian + "IIII")
-        unpack = rec.unpack_from
+        cap_at = struct.Struct(endian + "I").unpack_from
+        u32 = np.dtype(endian + "u4")
         size = len(mm)
+        whole = np.frombuffer(mm, dtype=np.uint8)
         pos = 24
         number = 0
-        if scale == 1:
-            while pos + 16 <= size:
-                sec, frac, cap, _wire = unpack(mm, pos)
-                number += 1
-                if cap > _MAX_RECORD:
-                    self._stop(number, f"record length {cap} is not plausible (expected < {_MAX_RECORD})")
-                    return
-                if pos + 16 + cap > size:
-                    self._stop(number, f"file ends inside the record (expected {cap} bytes)")
-                    return
-                yield pos + 16, cap, sec * 1_000_000 + frac, linktype
-                pos += 16 + cap
-        else:
-            while pos + 16 <= size:
-                sec, frac, cap, _wire = unpack(mm, pos)
-                number += 1
-                if cap > _MAX_RECORD:
-                    self._stop(number, f"record length {cap} is not plausible (expected < {_MAX_RECORD})")
-                    return
-                if pos + 16 + cap > size:
-                    self._stop(number, f"file ends inside the record (expected {cap} bytes)")
-                    return
-                yield pos + 16, cap, sec * 1_000_000 + frac // 1000, linktype
-                pos += 16 + cap
-        if pos != size:
-            self._stop(number + 1, "file ends inside a record header (expected 16 bytes)")
+        batch = self.batch_size
+        stopped = False
+        try:
+            while pos + 16 <= size and not stopped:
+                offs: list[int] = []
+                append = offs.append
+                while pos + 16 <= size and len(offs) < batch:
+                    cap = cap_at(mm, pos + 8)[0]
+                    if cap > _MAX_RECORD:
+                        self._stop(number + len(offs) + 1,
+                                   f"record length {cap} is not plausible (expected < {_MAX_RECORD})")
+                        stopped = True
+                        break
+                    if pos + 16 + cap > size:
+                        self._stop(number + len(offs) + 1, f"file ends inside the record (expected {cap} bytes)")
+                        stopped = True
+                        break
+                    append(pos)
+                    pos += 16 + cap
+                if not offs:
+                    break
+                o = np.asarray(offs, dtype=np.int64)
+                hdr = whole[o[:, None] + np.arange(12)].reshape(-1).view(u32).reshape(-1, 3).astype(np.int64)
+                ts = hdr[:, 0] * 1_000_000 + (hdr[:, 1] // scale)
+                yield self._make(mm, o + 16, hdr[:, 2], ts, np.full(o.shape[0], linktype, np.int32), number)
+                number += o.shape[0]
+            if not stopped and pos != size:
+                self._stop(number + 1, "file ends inside a record header (expected 16 bytes)")
+        finally:
+            del whole
 
     def _linktype_message(self, linktype: int) -> str:
         known = ", ".join(f"{k} ({v})" for k, v in sorted(LINKTYPES.items()))
