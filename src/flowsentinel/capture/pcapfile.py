@@ -81,16 +81,23 @@ class PcapFileSource:
         self.batch_size = batch_size
         self.stats = ReadStats()
         with open(self.path, "rb") as fh:
-            head = fh.read(4)
+            head = fh.read(24)
         if len(head) < 4:
             raise PcapFormatError(f"{self.path}: empty or too short to be a pcap/pcapng file")
-        if head in _PCAP_MAGICS:
+        if head[:4] in _PCAP_MAGICS:
             self.format = "pcap"
-        elif struct.unpack("<I", head)[0] == _PCAPNG_SHB:
+            if len(head) < 24:
+                raise PcapFormatError(f"{self.path}: pcap global header truncated "
+                                      f"({len(head)} bytes; expected 24)")
+            endian = _PCAP_MAGICS[head[:4]][0]
+            linktype = struct.unpack_from(endian + "I", head, 20)[0] & 0x0FFFFFFF
+            if linktype not in LINKTYPES:
+                raise PcapFormatError(self._linktype_message(linktype))
+        elif struct.unpack("<I", head[:4])[0] == _PCAPNG_SHB:
             self.format = "pcapng"
         else:
             raise PcapFormatError(
-                f"{self.path}: not a pcap or pcapng file (first bytes {head.hex()}; expected a pcap "
+                f"{self.path}: not a pcap or pcapng file (first bytes {head[:4].hex()}; expected a pcap "
                 "magic a1b2c3d4/a1b23c4d in either byte order or a pcapng section header 0a0d0d0a)")
 
     def __iter__(self) -> Iterator[RawFrames]:
