@@ -27,7 +27,8 @@ def fitted_detectors(split_xy) -> dict[str, Detector]:
 def master(tmp_path_factory, split_xy, fitted_detectors):
     path = tmp_path_factory.mktemp("bundles") / "master"
     return save_bundle(path, split_xy["transform"], fitted_detectors,
-                       metadata={"split": "synthetic", "metrics": {"rf": {"auc": np.float64(0.99)}}})
+                       metadata={"split": "synthetic",
+                                 "metrics": {"rf": {"auc": np.float64(0.99), "precision": float("nan")}}})
 
 
 @pytest.fixture
@@ -58,6 +59,12 @@ def test_round_trip_scores_equal_and_manifest_complete(bundle, split_xy, fitted_
     assert list(loaded.features) == m["features"] == list(split_xy["transform"].features)
     assert {"python", "numpy", "sklearn", "torch", "onnxruntime", "flowsentinel"} <= set(m["versions"])
     assert m["metadata"]["metrics"]["rf"]["auc"] == pytest.approx(0.99)
+    assert m["metadata"]["metrics"]["rf"]["precision"] is None  # strict JSON: no NaN
+
+    def no_constants(name):
+        raise AssertionError(f"manifest.json holds {name}, which strict JSON readers reject")
+
+    json.loads((bundle / "manifest.json").read_text(), parse_constant=no_constants)
     assert len(m["detectors"]["rf"]["metadata"]["feature_importances"]) == len(loaded.features)
     for entry in m["detectors"].values():
         assert {"class", "threshold", "artifacts", "metadata"} <= set(entry)

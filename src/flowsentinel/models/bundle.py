@@ -72,6 +72,19 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable: {obj!r}")
 
 
+def _strict(obj: Any) -> Any:
+    """Replace non-finite floats by None so the manifest is strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return _strict(obj.tolist())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def _versions() -> dict[str, str]:
     import onnxruntime
     import sklearn
@@ -178,7 +191,7 @@ def save_bundle(
             "versions": _versions(),
             "files": files,
         }
-        text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=True)
+        text = json.dumps(_strict(manifest), indent=2, default=_json_default, allow_nan=False)
         (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
         if path.exists():
             if overwrite:
@@ -282,6 +295,12 @@ def _verify_files(root: Path, manifest: dict[str, Any]) -> None:
                 f"{fpath}: SHA-256 mismatch (manifest {str(digest)[:12]}…, file {actual[:12]}…, "
                 f"{fpath.stat().st_size} bytes); the file was modified or truncated"
             )
+    unlisted = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).as_posix() not in files and p.name != MANIFEST
+    )
+    if unlisted:
+        log.warning("bundle %s holds files the manifest does not list (ignored): %s", root, unlisted[:10])
     for name, entry in manifest["detectors"].items():
         for art in entry.get("artifacts", []):
             if art not in files:
