@@ -54,14 +54,17 @@ def _deterministic(seed: int, threads: int | None) -> Iterator[None]:
 
 
 class _Probability(nn.Module):
-    """Network followed by a sigmoid, flattened to (n,): what ONNX serves."""
+    """Mean sigmoid of the member networks, flattened to (n,): what ONNX serves."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, members: nn.ModuleList) -> None:
         super().__init__()
-        self.net = net
+        self.members = members
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(x).reshape(-1))
+        if len(self.members) == 1:
+            return torch.sigmoid(self.members[0](x).reshape(-1))
+        probs = [torch.sigmoid(m(x).reshape(-1)) for m in self.members]
+        return torch.stack(probs, dim=0).mean(dim=0)
 
 
 def _focal_bce(logits: torch.Tensor, target: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -96,6 +99,14 @@ class TorchDetector(Detector):
         lower false-positive rate.
     focal_gamma : float
         Focal-loss focusing parameter; 0 = binary cross-entropy.
+    lr_patience : int or None
+        Divide the learning rate by 5 after this many epochs without a
+        better validation loss (None = constant learning rate).
+    n_members : int
+        Networks trained with seeds ``random_state + i`` and averaged (mean
+        probability) inside one ONNX graph.  Averaging damps the odd benign
+        flow one network scores high, which is what sets a low-FPR
+        threshold; scoring cost grows linearly.
     device : str
         ``"auto"`` (cuda if available, else cpu), ``"cpu"`` or ``"cuda"``.
         Serving is always ONNX Runtime on CPU.
@@ -110,11 +121,11 @@ class TorchDetector(Detector):
 
     Attributes
     ----------
-    network_ : nn.Module
-        The trained network (CPU, eval mode).
-    history_ : list of dict
-        Per-epoch ``train_loss`` and ``val_loss``.
-    best_epoch_ : int
+    network_ : nn.ModuleList
+        The trained member network(s) (CPU, eval mode).
+    history_ : list of list of dict
+        Per member, per epoch ``train_loss``, ``val_loss`` and ``lr``.
+    best_epoch_ : list of int
     onnx_bytes_ : bytes
     """
 
@@ -129,6 +140,8 @@ class TorchDetector(Detector):
         class_weight: str | None = "balanced",
         benign_weight: float = 1.0,
         focal_gamma: float = 0.0,
+        lr_patience: int | None = None,
+        n_members: int = 1,
         device: str = "auto",
         threads: int | None = None,
         ort_threads: int = 1,
@@ -140,7 +153,8 @@ class TorchDetector(Detector):
             raise ValueError(f"class_weight must be 'balanced' or None, got {class_weight!r}")
         if device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-        for key, val in (("batch_size", batch_size), ("max_epochs", max_epochs), ("patience", patience)):
+        for key, val in (("batch_size", batch_size), ("max_epochs", max_epochs), ("patience", patience),
+                         ("n_members", n_members)):
             if val < 1:
                 raise ValueError(f"{key} must be >= 1, got {val}")
         self.lr = lr
@@ -151,6 +165,8 @@ class TorchDetector(Detector):
         self.class_weight = class_weight
         self.benign_weight = benign_weight
         self.focal_gamma = focal_gamma
+        self.lr_patience = lr_patience
+        self.n_members = n_members
         self.device = device
         self.threads = threads
         self.ort_threads = ort_threads
@@ -175,6 +191,8 @@ class TorchDetector(Detector):
             "class_weight": self.class_weight,
             "benign_weight": self.benign_weight,
             "focal_gamma": self.focal_gamma,
+            "lr_patience": self.lr_patience,
+            "n_members": self.n_members,
             "device": self.device,
             "threads": self.threads,
             "ort_threads": self.ort_threads,
@@ -202,52 +220,71 @@ class TorchDetector(Detector):
         t0 = time.perf_counter()
         device = self._device()
         counts = np.bincount(y, minlength=2)
-        with _deterministic(self.random_state, self.threads):
-            net = self.build_network(X.shape[1]).to(device)
-            opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            xt = torch.from_numpy(X).to(device)
-            yt = torch.from_numpy(y.astype(np.float32)).to(device)
-            wt = torch.from_numpy(self._row_weights(y, counts)).to(device)
-            xv = torch.from_numpy(X_val).to(device)
-            yv = torch.from_numpy(y_val.astype(np.float32)).to(device)
-            wv = torch.from_numpy(self._row_weights(y_val, counts)).to(device)
-            gen = torch.Generator(device="cpu").manual_seed(self.random_state)
-            n = len(y)
-            best_loss, best_state, best_epoch, stale = float("inf"), None, 0, 0
-            history: list[dict[str, float]] = []
-            for epoch in range(1, self.max_epochs + 1):
-                net.train()
-                order = torch.randperm(n, generator=gen).to(device)
-                total = 0.0
-                for start in range(0, n, self.batch_size):
-                    idx = order[start:start + self.batch_size]
-                    if len(idx) < 2:  # batch norm needs two rows
-                        continue
-                    logits = net(xt[idx]).reshape(-1)
-                    loss = (_focal_bce(logits, yt[idx], self.focal_gamma) * wt[idx]).sum() / wt[idx].sum()
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                val_loss = self._eval_loss(net, xv, yv, wv)
-                history.append({"epoch": epoch, "train_loss": total / n, "val_loss": val_loss})
-                log.debug("%s epoch %d: train %.5f val %.5f", self.name, epoch, total / n, val_loss)
-                if val_loss < best_loss - 1e-7:
-                    best_loss, best_epoch, stale = val_loss, epoch, 0
-                    best_state = copy.deepcopy(net.state_dict())
-                else:
-                    stale += 1
-                    if stale >= self.patience:
-                        break
-            net.load_state_dict(best_state)
-        self.network_ = net.to("cpu").eval()
-        self.history_ = history
-        self.best_epoch_ = best_epoch
+        data = (
+            torch.from_numpy(X).to(device),
+            torch.from_numpy(y.astype(np.float32)).to(device),
+            torch.from_numpy(self._row_weights(y, counts)).to(device),
+            torch.from_numpy(X_val).to(device),
+            torch.from_numpy(y_val.astype(np.float32)).to(device),
+            torch.from_numpy(self._row_weights(y_val, counts)).to(device),
+        )
+        members, self.history_, self.best_epoch_ = [], [], []
+        for i in range(self.n_members):
+            seed = self.random_state + i
+            with _deterministic(seed, self.threads):
+                net, history, best_epoch, best_loss = self._train_one(seed, data, device)
+            members.append(net.to("cpu").eval())
+            self.history_.append(history)
+            self.best_epoch_.append(best_epoch)
+            log.info("%s member %d/%d: %d epochs (best %d, val loss %.5f)", self.name, i + 1,
+                     self.n_members, len(history), best_epoch, best_loss)
+        self.network_ = nn.ModuleList(members).eval()
         self.fit_seconds_ = time.perf_counter() - t0
-        log.info("%s: %d epochs (best %d, val loss %.5f) on %d rows in %.1f s (%s)",
-                 self.name, len(history), best_epoch, best_loss, n, self.fit_seconds_, device)
+        log.info("%s: trained %d network(s) on %d rows in %.1f s (%s)",
+                 self.name, self.n_members, len(y), self.fit_seconds_, device)
         self.onnx_bytes_ = self._export(X.shape[1])
         self._start_session()
+
+    def _train_one(self, seed: int, data: tuple[torch.Tensor, ...], device: torch.device):
+        """Adam with early stopping on the weighted validation loss; best weights restored."""
+        xt, yt, wt, xv, yv, wv = data
+        net = self.build_network(xt.shape[1]).to(device)
+        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.2, patience=self.lr_patience)
+                 if self.lr_patience is not None else None)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        n = len(yt)
+        best_loss, best_state, best_epoch, stale = float("inf"), None, 0, 0
+        history: list[dict[str, float]] = []
+        for epoch in range(1, self.max_epochs + 1):
+            net.train()
+            order = torch.randperm(n, generator=gen).to(device)
+            total = 0.0
+            for start in range(0, n, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                if len(idx) < 2:  # batch norm needs two rows
+                    continue
+                logits = net(xt[idx]).reshape(-1)
+                loss = (_focal_bce(logits, yt[idx], self.focal_gamma) * wt[idx]).sum() / wt[idx].sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            val_loss = self._eval_loss(net, xv, yv, wv)
+            history.append({"epoch": epoch, "train_loss": total / n, "val_loss": val_loss,
+                            "lr": opt.param_groups[0]["lr"]})
+            log.debug("%s epoch %d: train %.5f val %.5f", self.name, epoch, total / n, val_loss)
+            if sched is not None:
+                sched.step(val_loss)
+            if val_loss < best_loss - 1e-7:
+                best_loss, best_epoch, stale = val_loss, epoch, 0
+                best_state = copy.deepcopy(net.state_dict())
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        net.load_state_dict(best_state)
+        return net, history, best_epoch, best_loss
 
     def _eval_loss(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
         net.eval()
@@ -305,7 +342,7 @@ class TorchDetector(Detector):
         from safetensors.torch import load_file
 
         onnx_name, weights_name = self._artifact_names()
-        net = self.build_network(self.n_features_in_)
+        net = nn.ModuleList(self.build_network(self.n_features_in_) for _ in range(self.n_members))
         net.load_state_dict(load_file(str(folder / weights_name)), strict=True)
         self.network_ = net.eval()
         self.onnx_bytes_ = (folder / onnx_name).read_bytes()
