@@ -9,6 +9,8 @@ import numpy as np
 from flowsentinel.capture import write_pcap
 
 _ETH = bytes.fromhex("000c29bbbbbb000c29aaaaaa0800")
+_SIZES = np.array([0, 0, 0, 40, 120, 600, 1460])
+_PORTS = np.array([80, 443, 22, 53])
 
 
 def synthetic_frames(n_packets: int, seed: int = 0, n_hosts: int = 500) -> list[tuple[int, bytes]]:
@@ -17,36 +19,44 @@ def synthetic_frames(n_packets: int, seed: int = 0, n_hosts: int = 500) -> list[
     Returns ``(timestamp µs, Ethernet frame)`` pairs in time order.
     """
     rng = np.random.default_rng(seed)
-    out: list[tuple[int, bytes]] = []
-    t = 1_500_000_000_000_000
+    m = n_packets + 1
+    u_new, u_pick, u_dir, u_proto = (rng.random(m).tolist() for _ in range(4))
+    sizes = rng.choice(_SIZES, m).tolist()
+    gaps = (rng.exponential(200, m).astype(np.int64) + 1).tolist()
+    hosts_a = rng.integers(0, 256, (m, 2)).tolist()
+    hosts_b = rng.integers(0, n_hosts, m).tolist()
+    sports = rng.integers(1024, 65535, m).tolist()
+    dports = rng.choice(_PORTS, m).tolist()
+    lengths = rng.integers(6, 40, m).tolist()
     pack_ip = struct.Struct("!BBHHHBBH4s4s").pack
     pack_tcp = struct.Struct("!HHIIBBHHH").pack
     pack_udp = struct.Struct("!HHHH").pack
-    open_convs: list[list] = []
+    zeros = bytes(1500)
+    out: list[tuple[int, bytes]] = []
+    t = 1_500_000_000_000_000
+    conv: list[list] = []
+    j = 0
     while len(out) < n_packets:
-        if len(open_convs) < 200 or rng.random() < 0.05:
-            a = bytes([10, 0, *rng.integers(0, 256, 2).tolist()])
-            b = bytes([172, 16, int(rng.integers(0, n_hosts)) % 256, 1])
-            proto = 6 if rng.random() < 0.85 else 17
-            open_convs.append([a, b, int(rng.integers(1024, 65535)), int(rng.choice([80, 443, 22, 53])),
-                               proto, 0, int(rng.integers(6, 40))])
-        i = int(rng.integers(0, len(open_convs)))
-        c = open_convs[i]
+        if len(conv) < 200 or u_new[j] < 0.05:
+            conv.append([bytes([10, 0, *hosts_a[j]]), bytes([172, 16, hosts_b[j] % 256, 1]), sports[j],
+                         dports[j], 6 if u_proto[j] < 0.85 else 17, 0, lengths[j]])
+        i = int(u_pick[j] * len(conv))
+        c = conv[i]
         a, b, sp, dp, proto, k, length = c
-        fwd = k == 0 or rng.random() < 0.55
+        fwd = k == 0 or u_dir[j] < 0.55
         src, dst, s, d = (a, b, sp, dp) if fwd else (b, a, dp, sp)
-        size = int(rng.choice([0, 0, 0, 40, 120, 600, 1460]))
+        size = sizes[j]
         if proto == 6:
             flags = 0x02 if k == 0 else (0x12 if k == 1 else (0x11 if k >= length - 2 else 0x18 if size else 0x10))
-            l4 = pack_tcp(s, d, k, k, 5 << 4, flags, 8192, 0, 0) + b"\0" * size
+            l4 = pack_tcp(s, d, k, k, 5 << 4, flags, 8192, 0, 0) + zeros[:size]
         else:
-            l4 = pack_udp(s, d, 8 + size, 0) + b"\0" * size
-        ip = pack_ip(0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0, src, dst) + l4
-        t += int(rng.exponential(200)) + 1
-        out.append((t, _ETH + ip))
+            l4 = pack_udp(s, d, 8 + size, 0) + zeros[:size]
+        t += gaps[j]
+        out.append((t, _ETH + pack_ip(0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0, src, dst) + l4))
         c[5] = k + 1
         if k + 1 >= length:
-            open_convs.pop(i)
+            conv.pop(i)
+        j = (j + 1) % m
     return out
 
 
