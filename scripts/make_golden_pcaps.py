@@ -207,7 +207,9 @@ def s_tcp_handshake() -> dict:
 
 def s_tcp_teardown_then_syn() -> dict:
     """FIN both ways + ACK only marks the flow ready; a late RST stays in it (no
-    "TCP appendix" flow); the next SYN writes it and starts a new flow."""
+    "TCP appendix" flow); the next SYN writes it and starts a new flow.  Without
+    the closing ACK (FIN both ways only) the release's flow is not ready: a
+    later SYN joins it."""
     c, s = "192.168.10.5", "192.168.10.50"
     P = [(0, True, SYN), (100, False, SYN | ACK), (200, True, ACK), (300, True, FIN | ACK),
          (400, False, FIN | ACK), (500, True, ACK), (5000, False, RST),
@@ -221,7 +223,15 @@ def s_tcp_teardown_then_syn() -> dict:
              "Total TCP Flow Time": 5000}
     second = {**ident(c, 40000, s, 80, 6, 10000), "Total Fwd Packet": 2, "Total Bwd packets": 1,
               "Flow Duration": 200, "Fwd RST Flags": 1, "SYN Flag Count": 2, "Total TCP Flow Time": 200}
-    return {"packets": pkts, "flows": both([first, second])}
+    Q = [(0, True, SYN), (100, False, SYN | ACK), (300, True, FIN | ACK), (400, False, FIN | ACK),
+         (20000, True, SYN)]
+    for t, fwd, fl in Q:
+        sp, dp = (40010, 80) if fwd else (80, 40010)
+        pkts.append((T0 + t, eth(ipv4(c if fwd else s, s if fwd else c, 6, tcp(sp, dp, fl, 1000)))))
+    pkts.sort(key=lambda p: p[0])
+    no_ack = {**ident(c, 40010, s, 80, 6, 0), "Total Fwd Packet": 3, "Total Bwd packets": 2,
+              "SYN Flag Count": 3, "FIN Flag Count": 2, "Flow Duration": 20000}
+    return {"packets": pkts, "flows": both([first, second, no_ack])}
 
 
 def s_tcp_new_flow_direction() -> dict:

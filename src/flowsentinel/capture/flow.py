@@ -70,7 +70,12 @@ def _bulk(g: np.ndarray, ts: np.ndarray, fwd: np.ndarray, size_: np.ndarray, ngr
     the run started.  Only payload packets take part.
     """
     out = np.zeros((ngroups, 8), dtype=np.int64)  # f: states, pkts, bytes, dur; b: same
-    sel = np.flatnonzero(size_ > 0)
+    pay = size_ > 0
+    # only flows with `need` payload packets in one direction can hold a bulk
+    f_cnt = np.bincount(g[pay & fwd], minlength=ngroups)
+    b_cnt = np.bincount(g[pay & ~fwd], minlength=ngroups)
+    eligible = (f_cnt >= need) | (b_cnt >= need)
+    sel = np.flatnonzero(pay & eligible[g])
     if sel.size == 0:
         return [out[:, k] for k in range(8)]
     gl = g[sel].tolist()

@@ -256,22 +256,26 @@ class FlowMeter:
         now = self._now if self._now is not None else ts[0]
         disordered = 0
         protos = b.proto.tolist()
+        # local aliases: the loop below runs once per packet
+        (L_PID, L_START, L_LAST, L_PO, L_STATE, L_FINS, L_ITYPE, L_ICODE, L_CUM, L_IDORI) = range(10)
+        L_OPEN, L_FIRST_FIN, L_SECOND_FIN, L_READY = _OPEN, _FIRST_FIN, _SECOND_FIN, _READY
+        L_FIN, L_SYN, L_RST, L_ACK = FIN, SYN, RST, ACK
         for i, k, t, f, o, proto in zip(range(n), keys, ts, fl, oris, protos):
             if t < now:
                 disordered += 1
             else:
                 now = t
             s = table.get(k)
-            if s is not None and (t - s[_START] > timeout or (s[_STATE] == _READY and f & SYN)):
+            if s is not None and (t - s[L_START] > timeout or (s[L_STATE] == L_READY and f & L_SYN)):
                 # The flow ends here; the packet starts the next one.
                 tcp = proto == 6
-                cum = s[_CUM] + (s[_LAST] - s[_START]) if tcp else 0
+                cum = s[L_CUM] + (s[L_LAST] - s[L_START]) if tcp else 0
                 closed.append((s, cum))
-                if (s[_STATE] == _READY and f & SYN and not f & ACK) or not tcp:
+                if (s[L_STATE] == L_READY and f & L_SYN and not f & L_ACK) or not tcp:
                     po, ncum = o & 1, 0
                 else:  # a cut connection keeps its direction and adds up its time
-                    po, ncum = s[_PO], cum + (t - s[_LAST])
-                s = [next_pid, t, t, po, _OPEN, 0, ity[i], ico[i], ncum, s[_IDORI], k]
+                    po, ncum = s[L_PO], cum + (t - s[L_LAST])
+                s = [next_pid, t, t, po, L_OPEN, 0, ity[i], ico[i], ncum, s[L_IDORI], k]
                 table[k] = s
                 order.append(s)
                 pid_out[i] = next_pid
@@ -285,11 +289,11 @@ class FlowMeter:
                     po, ncum, idori = o & 1, 0, o & 1
                 else:  # the release still holds this written flow: same rules as above
                     t_po, t_state, t_cum, t_last, idori = tb
-                    if (t_state == _READY and f & SYN and not f & ACK) or proto != 6:
+                    if (t_state == L_READY and f & L_SYN and not f & L_ACK) or proto != 6:
                         po, ncum = o & 1, 0
                     else:
                         po, ncum = t_po, t_cum + (t - t_last)
-                s = [next_pid, t, t, po, _OPEN, 0, ity[i], ico[i], ncum, idori, k]
+                s = [next_pid, t, t, po, L_OPEN, 0, ity[i], ico[i], ncum, idori, k]
                 table[k] = s
                 order.append(s)
                 pid_out[i] = next_pid
@@ -299,32 +303,32 @@ class FlowMeter:
                 if len(table) > max_flows:
                     self._evict_oldest()
                 continue
-            fwd = o >= 2 or (o & 1) == s[_PO]
-            if f & FIN:
-                s[_FINS] |= 1 if fwd else 2
-                state = s[_STATE]
-                if state == _OPEN:
-                    s[_STATE] = _FIRST_FIN
-                elif state == _FIRST_FIN and s[_FINS] == 3:
-                    s[_STATE] = _SECOND_FIN
-            elif f & RST:
-                s[_STATE] = _READY
-            elif f & ACK:
-                if s[_STATE] == _SECOND_FIN:
-                    s[_STATE] = _READY
-            elif (proto == 1 or proto == 58) and ity[i] != s[_ITYPE] and ico[i] != s[_ICODE]:
+            fwd = o >= 2 or (o & 1) == s[L_PO]
+            if f & L_FIN:
+                s[L_FINS] |= 1 if fwd else 2
+                state = s[L_STATE]
+                if state == L_OPEN:
+                    s[L_STATE] = L_FIRST_FIN
+                elif state == L_FIRST_FIN and s[L_FINS] == 3:
+                    s[L_STATE] = L_SECOND_FIN
+            elif f & L_RST:
+                s[L_STATE] = L_READY
+            elif f & L_ACK:
+                if s[L_STATE] == L_SECOND_FIN:
+                    s[L_STATE] = L_READY
+            elif (proto == 1 or proto == 58) and ity[i] != s[L_ITYPE] and ico[i] != s[L_ICODE]:
                 # ICMP: a new flow only when both the type and the code change.
                 closed.append((s, 0))
-                s = [next_pid, t, t, o & 1, _OPEN, 0, ity[i], ico[i], 0, s[_IDORI], k]
+                s = [next_pid, t, t, o & 1, L_OPEN, 0, ity[i], ico[i], 0, s[L_IDORI], k]
                 table[k] = s
                 order.append(s)
                 pid_out[i] = next_pid
-                fwd_out[i] = o >= 2 or (o & 1) == s[_PO]
+                fwd_out[i] = o >= 2 or (o & 1) == s[L_PO]
                 first_out[i] = True
                 next_pid += 1
                 continue
-            s[_LAST] = t
-            pid_out[i] = s[_PID]
+            s[L_LAST] = t
+            pid_out[i] = s[L_PID]
             fwd_out[i] = fwd
         self._next_pid = next_pid
         self._now = now
