@@ -137,3 +137,22 @@ def test_corrupt_pcapng_blocks_are_reported(tmp_path) -> None:
             FlowStreamer(path).to_frame()
         except ValueError as err:  # unreadable header or unsupported link type: named in the message
             assert path.name in str(err)
+
+
+def test_absurd_pcapng_timestamps_are_clamped(tmp_path) -> None:
+    """A corrupt if_tsresol/if_tsoffset must not overflow the 64-bit times."""
+    import struct
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    frame = (GOLDEN / "tcp_handshake.pcap").read_bytes()[40:40 + 74]
+    opts = struct.pack("<HHB3x", 9, 1, 0) + struct.pack("<HHq", 14, 8, 2**62) + struct.pack("<HH", 0, 0)
+    data = (block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+            + block(1, struct.pack("<HHI", 1, 0, 65535) + opts)
+            + block(6, struct.pack("<IIIII", 0, 0xFFFFFFFF, 0xFFFFFFFF, len(frame), len(frame)) + frame))
+    path = tmp_path / "huge.pcapng"
+    path.write_bytes(data)
+    frame_ = FlowStreamer(path).to_frame()
+    assert len(frame_) == 1

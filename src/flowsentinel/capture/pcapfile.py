@@ -241,7 +241,8 @@ class PcapFileSource:
                                        f"describes {len(ifaces)} interface(s)")
                     return
                 lt, units, is_pow2, offset_us = ifaces[iface]
-                yield data, cap, _to_us((hi_ts << 32) | lo_ts, units, is_pow2) + offset_us, lt
+                ts = min(max(_to_us((hi_ts << 32) | lo_ts, units, is_pow2) + offset_us, 0), _MAX_US)
+                yield data, cap, ts, lt
             elif btype == 3:  # simple packet block: no timestamp, interface 0
                 number += 1
                 if not ifaces:
@@ -277,13 +278,18 @@ class PcapFileSource:
         return linktype, units, is_pow2, offset_s * 1_000_000
 
 
+_MAX_US = (1 << 62) - 1  # keeps every later computation inside int64
+
+
 def _to_us(ticks: int, units: int, is_pow2: int) -> int:
-    """Convert pcapng timestamp ticks to microseconds (rounded down)."""
+    """Convert pcapng timestamp ticks to microseconds (rounded down, clamped to int64)."""
     if is_pow2:
-        return (ticks * 1_000_000) >> units
-    if units >= 6:
-        return ticks // 10 ** (units - 6)
-    return ticks * 10 ** (6 - units)
+        us = (ticks * 1_000_000) >> units
+    elif units >= 6:
+        us = ticks // 10 ** (units - 6)
+    else:
+        us = ticks * 10 ** (6 - units)
+    return min(max(us, 0), _MAX_US)
 
 
 def write_pcap(path: str | os.PathLike[str], packets: Iterable[tuple[int, bytes]],
