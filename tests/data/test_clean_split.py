@@ -49,6 +49,7 @@ def test_conflicting_labels_and_constant_columns_reported(small):
     frame["ICMP Code"] = -1.0
     _, rep = clean_flows(frame, schema.FEATURES)
     assert rep.conflicting_vectors == 1 and rep.conflicting_rows == 2
+    assert rep.conflicting_classes_vectors == 1  # BENIGN and DoS Hulk share a vector
     assert "ICMP Code" in rep.constant_columns
 
 

@@ -42,6 +42,7 @@ class CleaningReport:
     duplicates_by_label: dict[str, int] = field(default_factory=dict)
     conflicting_vectors: int = 0
     conflicting_rows: int = 0
+    conflicting_classes_vectors: int = 0  # same vector labelled Normal and attack
     constant_columns: list[str] = field(default_factory=list)
     rows_out: int = 0
     labels: dict[str, int] = field(default_factory=dict)
@@ -130,10 +131,15 @@ def clean_flows(
         conflicted = n_labels > 1  # after dedup, a repeated vector has different labels
         report.conflicting_rows = int(conflicted.sum())
         report.conflicting_vectors = int(fh[conflicted].nunique())
+        if conflicted.any():
+            normal = pd.Series(frame[schema.FAMILY].to_numpy()[conflicted] == schema.NORMAL)
+            both = normal.groupby(fh[conflicted].to_numpy()).agg(["min", "max"])
+            report.conflicting_classes_vectors = int((both["min"] != both["max"]).sum())
         if report.conflicting_rows:
             log.warning(
-                "%d feature vectors occur with more than one label (%d rows); kept, but no "
-                "detector can separate them", report.conflicting_vectors, report.conflicting_rows,
+                "%d feature vectors occur with more than one label (%d rows; %d of them both Normal "
+                "and attack); kept, but no detector can separate them",
+                report.conflicting_vectors, report.conflicting_rows, report.conflicting_classes_vectors,
             )
 
     if len(values):
