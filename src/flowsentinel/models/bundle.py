@@ -46,6 +46,7 @@ FORMAT = "flowsentinel-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 FEATURES_FILE = "features.json"
+EXTRA_DIR = "extra"
 
 
 class BundleError(ValueError):
@@ -121,6 +122,7 @@ def save_bundle(
     detectors: dict[str, Detector],
     *,
     metadata: dict[str, Any] | None = None,
+    extra_files: dict[str, np.ndarray] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a bundle folder atomically.
@@ -137,6 +139,11 @@ def save_bundle(
     metadata : dict
         Anything JSON-able the caller wants kept: data summary, split,
         metrics, seeds…
+    extra_files : dict of str to ndarray, optional
+        Plain numeric arrays kept beside the models as ``.npy`` under
+        ``extra/`` (checksummed like every file, read back with
+        ``allow_pickle=False`` by :meth:`Bundle.extra_array`), e.g. the
+        hashes of the rows the bundle was trained on.
     overwrite : bool
         Replace an existing bundle at ``path``.
 
@@ -176,6 +183,13 @@ def save_bundle(
                 "metadata": det.metadata(),
             }
         (tmp / FEATURES_FILE).write_text(json.dumps(features, indent=1) + "\n", encoding="utf-8")
+        for extra_name, array in (extra_files or {}).items():
+            rel = _safe_relative(f"{EXTRA_DIR}/{extra_name}")
+            array = np.asarray(array)
+            if array.dtype == object or not extra_name.endswith(".npy"):
+                raise ValueError(f"extra file {extra_name!r} must be a numeric array saved as .npy")
+            (tmp / EXTRA_DIR).mkdir(exist_ok=True)
+            np.save(tmp.joinpath(*rel.parts), array, allow_pickle=False)
         files = {
             p.relative_to(tmp).as_posix(): _sha256(p)
             for p in sorted(tmp.rglob("*")) if p.is_file()
@@ -240,6 +254,16 @@ class Bundle:
         """
         X = self.transform.transform(frame)
         return {name: det.score(X) for name, det in self.detectors.items()}
+
+    def extra_array(self, name: str) -> np.ndarray | None:
+        """An array saved with ``save_bundle(extra_files=...)``, or None if the bundle has none.
+
+        Its checksum was verified at load; it is read without pickle support.
+        """
+        rel = f"{EXTRA_DIR}/{name}"
+        if rel not in self.manifest.get("files", {}):
+            return None
+        return np.load(self.path / EXTRA_DIR / name, allow_pickle=False)
 
     def predict_frame(self, frame: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
         """Like :meth:`score_frame` but each detector's ``score >= threshold_`` (bool)."""
