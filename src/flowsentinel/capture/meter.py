@@ -205,11 +205,16 @@ class FlowMeter:
 
     # -- the per-packet decisions -------------------------------------------------
     def _keys(self, b: PacketBatch):
-        """Canonical 5-tuple key per packet and the packet's orientation code.
+        """Conversation of each packet, the conversations' keys and packet orientations.
 
-        Orientation: bit 0 says the packet's source is endpoint A (the smaller
-        of the two); bit 1 says every packet of this 5-tuple is forward (same
-        source and destination under the profile's direction rule).
+        Conversations (5-tuples in either direction) are numbered per batch
+        with one sort, so the per-packet loop indexes a list instead of hashing
+        a key.  Keys are ``(pp, a_lo, b_lo)`` for IPv4 and ``(pp, a_hi, a_lo,
+        b_hi, b_lo)`` for IPv6, endpoint A being the smaller (address, port)
+        and ``pp`` packing version, protocol and both ports (see ``_key_parts``).
+        Orientation: bit 0 says the packet's source is endpoint A; bit 1 says
+        every packet of this 5-tuple is forward (same source and destination
+        under the profile's direction rule).
         """
         s_hi, s_lo, d_hi, d_lo = b.src_hi, b.src_lo, b.dst_hi, b.dst_lo
         ip_lt = (s_hi < d_hi) | ((s_hi == d_hi) & (s_lo < d_lo))
@@ -223,22 +228,33 @@ class FlowMeter:
         a_p = np.where(a_is_src, b.sport, b.dport).astype(np.uint64)
         b_p = np.where(a_is_src, b.dport, b.sport).astype(np.uint64)
         pp = ((b.ver.astype(np.uint64) << np.uint64(48)) | (b.proto.astype(np.uint64) << np.uint64(32))
-              | (a_p << np.uint64(16)) | b_p).tolist()
-        a_lo = np.where(a_is_src, s_lo, d_lo).tolist()
-        b_lo = np.where(a_is_src, d_lo, s_lo).tolist()
-        v6 = b.ver == 6
-        if v6.any():  # short keys for IPv4 (the common case), long ones for IPv6
-            a_hi = np.where(a_is_src, s_hi, d_hi).tolist()
-            b_hi = np.where(a_is_src, d_hi, s_hi).tolist()
-            keys = [(p, al, bl) if v == 4 else (p, ah, al, bh, bl)
-                    for p, al, bl, ah, bh, v in zip(pp, a_lo, b_lo, a_hi, b_hi, b.ver.tolist())]
+              | (a_p << np.uint64(16)) | b_p)
+        a_lo = np.where(a_is_src, s_lo, d_lo)
+        b_lo = np.where(a_is_src, d_lo, s_lo)
+        v6 = bool((b.ver == 6).any())
+        cols = [pp, a_lo, b_lo]
+        if v6:
+            cols += [np.where(a_is_src, s_hi, d_hi), np.where(a_is_src, d_hi, s_hi)]
+        order = np.lexsort(cols[::-1])
+        srt = [c[order] for c in cols]
+        change = np.zeros(order.shape[0], dtype=bool)
+        change[:1] = True
+        for c in srt:
+            change[1:] |= c[1:] != c[:-1]
+        cid = np.empty(order.shape[0], dtype=np.int64)
+        cid[order] = np.cumsum(change) - 1
+        firsts = [c[change].tolist() for c in srt]
+        if v6:
+            ver = b.ver[order][change].tolist()
+            ukeys = [(p_, al, bl) if v == 4 else (p_, ah, al, bh, bl)
+                     for p_, al, bl, ah, bh, v in zip(*firsts, ver)]
         else:
-            keys = list(zip(pp, a_lo, b_lo))
-        return keys, ori.tolist()
+            ukeys = list(zip(*firsts))
+        return cid.tolist(), ukeys, ori.tolist()
 
     def _assign(self, b: PacketBatch) -> None:
-        keys, oris = self._keys(b)
-        n = len(keys)
+        cids, ukeys, oris = self._keys(b)
+        n = len(cids)
         ts = b.ts.tolist()
         fl = b.flags.tolist()
         ity = b.icmp_type.tolist()
@@ -247,11 +263,11 @@ class FlowMeter:
         fwd_out = [False] * n
         first_out = [False] * n
         table = self._table
+        cur = [table.get(k) for k in ukeys]  # open flow of each conversation
         order = self._order
         tombs = self._tombs
         closed = self._closed
         timeout = self.profile.flow_timeout_us
-        max_flows = self.max_flows
         next_pid = self._next_pid
         now = self._now if self._now is not None else ts[0]
         disordered = 0
@@ -260,12 +276,12 @@ class FlowMeter:
         (L_PID, L_START, L_LAST, L_PO, L_STATE, L_FINS, L_ITYPE, L_ICODE, L_CUM, L_IDORI) = range(10)
         L_OPEN, L_FIRST_FIN, L_SECOND_FIN, L_READY = _OPEN, _FIRST_FIN, _SECOND_FIN, _READY
         L_FIN, L_SYN, L_RST, L_ACK = FIN, SYN, RST, ACK
-        for i, k, t, f, o, proto in zip(range(n), keys, ts, fl, oris, protos):
+        for i, c, t, f, o, proto in zip(range(n), cids, ts, fl, oris, protos):
             if t < now:
                 disordered += 1
             else:
                 now = t
-            s = table.get(k)
+            s = cur[c]
             if s is not None and (t - s[L_START] > timeout or (s[L_STATE] == L_READY and f & L_SYN)):
                 # The flow ends here; the packet starts the next one.
                 tcp = proto == 6
@@ -275,8 +291,9 @@ class FlowMeter:
                     po, ncum = o & 1, 0
                 else:  # a cut connection keeps its direction and adds up its time
                     po, ncum = s[L_PO], cum + (t - s[L_LAST])
+                k = ukeys[c]
                 s = [next_pid, t, t, po, L_OPEN, 0, ity[i], ico[i], ncum, s[L_IDORI], k]
-                table[k] = s
+                table[k] = cur[c] = s
                 order.append(s)
                 pid_out[i] = next_pid
                 fwd_out[i] = o >= 2 or (o & 1) == po
@@ -284,6 +301,7 @@ class FlowMeter:
                 next_pid += 1
                 continue
             if s is None:
+                k = ukeys[c]
                 tb = tombs.pop(k, None) if tombs else None
                 if tb is None:
                     po, ncum, idori = o & 1, 0, o & 1
@@ -294,14 +312,12 @@ class FlowMeter:
                     else:
                         po, ncum = t_po, t_cum + (t - t_last)
                 s = [next_pid, t, t, po, L_OPEN, 0, ity[i], ico[i], ncum, idori, k]
-                table[k] = s
+                table[k] = cur[c] = s
                 order.append(s)
                 pid_out[i] = next_pid
                 fwd_out[i] = o >= 2 or (o & 1) == po
                 first_out[i] = True
                 next_pid += 1
-                if len(table) > max_flows:
-                    self._evict_oldest()
                 continue
             fwd = o >= 2 or (o & 1) == s[L_PO]
             if f & L_FIN:
@@ -319,8 +335,9 @@ class FlowMeter:
             elif (proto == 1 or proto == 58) and ity[i] != s[L_ITYPE] and ico[i] != s[L_ICODE]:
                 # ICMP: a new flow only when both the type and the code change.
                 closed.append((s, 0))
+                k = ukeys[c]
                 s = [next_pid, t, t, o & 1, L_OPEN, 0, ity[i], ico[i], 0, s[L_IDORI], k]
-                table[k] = s
+                table[k] = cur[c] = s
                 order.append(s)
                 pid_out[i] = next_pid
                 fwd_out[i] = o >= 2 or (o & 1) == s[L_PO]
@@ -332,6 +349,10 @@ class FlowMeter:
             fwd_out[i] = fwd
         self._next_pid = next_pid
         self._now = now
+        # memory bound: evictions happen between batches (the loop holds the
+        # batch's open flows), so at most max_flows + one batch's conversations
+        while len(table) > self.max_flows:
+            self._evict_oldest()
         if disordered:
             if self.stats.disordered == 0:
                 log.warning("%d packet(s) are older than a packet before them (first near packet %d): "
