@@ -127,8 +127,10 @@ class FlowMeter:
         ``"cicids2017"`` (default: what the models learn from) or
         ``"corrected"``; see :mod:`flowsentinel.capture.profiles`.
     max_flows : int
-        Most flows open at once; beyond it the least recently created flow is
-        written early and counted in ``stats.evicted``.
+        Most flows open at once, enforced after each batch: beyond it the
+        least recently created flows are written early and counted in
+        ``stats.evicted`` (so memory holds at most ``max_flows`` plus one
+        batch's conversations).
     max_tombstones : int
         Most written flows remembered for continuation (direction, TCP time,
         ``Flow ID``); beyond it the oldest are forgotten and counted.

@@ -12,11 +12,13 @@ import csv
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from flowsentinel import schema
 from flowsentinel.capture.meter import FlowChunk, FlowMeter, MeterStats
@@ -48,6 +50,9 @@ class FlowStreamer:
         Frames per batch when reading a file.
     max_flows, max_tombstones : int
         Passed to :class:`FlowMeter`.
+    progress : bool, optional
+        Show a progress bar of packets read (default: only when stderr is a
+        terminal).
 
     Examples
     --------
@@ -56,7 +61,9 @@ class FlowStreamer:
 
     def __init__(self, source: str | os.PathLike[str] | Iterable[RawFrames],
                  profile: str | SemanticsProfile | None = None, batch_size: int = 262_144,
-                 max_flows: int = 1_000_000, max_tombstones: int = 1_000_000) -> None:
+                 max_flows: int = 1_000_000, max_tombstones: int = 1_000_000,
+                 progress: bool | None = None) -> None:
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.meter = FlowMeter(profile, max_flows=max_flows, max_tombstones=max_tombstones)
         if isinstance(source, (str, os.PathLike)):
             self.source: Iterable[RawFrames] = PcapFileSource(source, batch_size=batch_size)
@@ -78,7 +85,10 @@ class FlowStreamer:
         meter = self.meter
         other_zero = meter.profile.quirk_other_protocols_as_zero
         expire_now = getattr(self.source, "expire_now", None)
+        bar = tqdm(unit="pkt", unit_scale=True, desc=str(getattr(self.source, "path", "packets")),
+                   disable=not self.progress)
         for frames in self.source:
+            bar.update(len(frames))
             chunk = meter.update(decode_frames(frames, other_protocols_as_zero=other_zero))
             if len(chunk):
                 yield chunk
@@ -88,6 +98,7 @@ class FlowStreamer:
                     chunk = meter.expire(now)
                     if len(chunk):
                         yield chunk
+        bar.close()
         chunk = meter.flush()
         if len(chunk):
             yield chunk
