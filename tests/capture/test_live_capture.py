@@ -109,7 +109,8 @@ def test_real_capture_curl_and_syn_scan(netns, tmp_path) -> None:
         worker.start()
         time.sleep(0.3)
         done = subprocess.run(
-            ["curl", "-s", "--local-port", "40000-40999", "-o", "/dev/null", "-w", "%{size_request} %{size_header} %{size_download}",
+            ["curl", "-s", "--local-port", "40000-40999", "-o", "/dev/null",
+             "-w", "%{size_request} %{size_header} %{size_download}",
              f"http://{netns['server']}:{port}/blob.bin"], capture_output=True, text=True, timeout=20)
         request, header, body = map(int, done.stdout.split())
         closed = [p for p in range(port + 1, port + N_SCAN)]

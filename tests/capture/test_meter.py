@@ -9,8 +9,18 @@ import pandas as pd
 import pytest
 
 from flowsentinel import schema
-from flowsentinel.capture import (FlowMeter, FlowStreamer, PcapFileSource, PcapFormatError, decode_frames,
-                                  flows_to_frame, get_profile, meter_pcap, write_flow_csv, write_pcap)
+from flowsentinel.capture import (
+    FlowMeter,
+    FlowStreamer,
+    PcapFileSource,
+    PcapFormatError,
+    decode_frames,
+    flows_to_frame,
+    get_profile,
+    meter_pcap,
+    write_flow_csv,
+    write_pcap,
+)
 
 from .conftest import GOLDEN
 from .synth import synthetic_frames
