@@ -31,6 +31,7 @@ on when flows were written.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
@@ -134,6 +135,13 @@ class FlowMeter:
     max_tombstones : int
         Most written flows remembered for continuation (direction, TCP time,
         ``Flow ID``); beyond it the oldest are forgotten and counted.
+    emit_interval_s : float
+        For small batches (live capture), finished flows are computed and
+        returned at most this often, so the packets of open flows are not
+        copied on every batch; a batch of ``emit_batch_packets`` or more,
+        ``expire`` and ``flush`` always return what is finished.
+    emit_batch_packets : int
+        Batch size from which every ``update`` returns finished flows.
 
     Examples
     --------
@@ -144,8 +152,12 @@ class FlowMeter:
     """
 
     def __init__(self, profile: str | SemanticsProfile | None = None, max_flows: int = 1_000_000,
-                 max_tombstones: int = 1_000_000) -> None:
+                 max_tombstones: int = 1_000_000, emit_interval_s: float = 0.25,
+                 emit_batch_packets: int = 16_384) -> None:
         self.profile = get_profile(profile)
+        self.emit_interval_s = float(emit_interval_s)
+        self.emit_batch_packets = int(emit_batch_packets)
+        self._last_emit = time.monotonic()
         for name, value in (("max_flows", max_flows), ("max_tombstones", max_tombstones)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -156,9 +168,8 @@ class FlowMeter:
         self._order: deque[list] = deque()  # open flows by creation (≈ start time)
         self._tombs: OrderedDict[tuple, tuple] = OrderedDict()
         self._closed: list[tuple[list, int]] = []  # (state, Total TCP Flow Time)
-        self._pool: dict[str, np.ndarray] = {c: np.zeros(0, np.int64) for c in (*_PACKET_COLUMNS, "pid")}
-        self._pool["fwd"] = np.zeros(0, bool)
-        self._pool["first"] = np.zeros(0, bool)
+        # packets of open (and not yet returned) flows, as a list of column chunks
+        self._chunks: list[dict[str, np.ndarray]] = []
         self._next_pid = 0
         self._now: int | None = None
         self._ipcache: dict[tuple[int, int, int], str] = {}
@@ -186,7 +197,9 @@ class FlowMeter:
         if len(batch):
             self._assign(batch)
             self._expire_before(int(self._now) - self.profile.flow_timeout_us)
-        return self._emit()
+        if len(batch) >= self.emit_batch_packets or time.monotonic() - self._last_emit >= self.emit_interval_s:
+            return self._emit()
+        return _empty_chunk()
 
     def expire(self, now_us: int) -> FlowChunk:
         """Write every flow whose timeout has passed at ``now_us`` (wall clock, µs).
@@ -366,8 +379,7 @@ class FlowMeter:
         new["pid"] = np.asarray(pid_out, dtype=np.int64)
         new["fwd"] = np.asarray(fwd_out, dtype=bool)
         new["first"] = np.asarray(first_out, dtype=bool)
-        pool = self._pool
-        self._pool = {c: np.concatenate((pool[c], new[c])) for c in pool}
+        self._chunks.append(new)
 
     def _close_open(self, s: list, evicted: bool = False) -> None:
         """Write an open flow that no later packet can change; remember it as a tombstone."""
@@ -399,15 +411,17 @@ class FlowMeter:
 
     # -- output ---------------------------------------------------------------------
     def _emit(self) -> FlowChunk:
+        self._last_emit = time.monotonic()
         closed = self._closed
         if not closed:
             return _empty_chunk()
         self._closed = []
         pids = np.fromiter((s[_PID] for s, _ in closed), np.int64, len(closed))
-        pool = self._pool
+        chunks = self._chunks
+        pool = chunks[0] if len(chunks) == 1 else {c: np.concatenate([ch[c] for ch in chunks]) for c in chunks[0]}
         mask = np.isin(pool["pid"], pids)
         done = {c: v[mask] for c, v in pool.items()}
-        self._pool = {c: v[~mask] for c, v in pool.items()}
+        self._chunks = [{c: v[~mask] for c, v in pool.items()}]
         tcp_time = {s[_PID]: cum for s, cum in closed if cum}
         fpids, feats = compute_features(done, self.profile, tcp_time)
         # back to the order in which flows were closed
