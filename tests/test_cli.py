@@ -158,3 +158,17 @@ def test_a_model_trained_on_the_2017_release_states_its_features(sample_dir, tmp
     out = tmp_path / "scored.csv"
     assert run("predict", "--bundle", bundle, "--data", sample_dir / "DDoS_5000.csv", "--out", out) == 0
     assert np.mean(pd.read_csv(out)["rf_attack"]) > 0.95
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_leave_one_family_out_measures_an_unseen_family(sample_dir, tmp_path):
+    bundle = tmp_path / "lofo"
+    assert run("train", "--data", sample_dir, "--out", bundle, "--detectors", "rf", "--seeds", "1",
+               "--hold-out", "DDoS") == 0
+    meta = json.loads((bundle / "manifest.json").read_text())["metadata"]
+    assert meta["split"]["held_out_family"] == "DDoS"
+    test = meta["metrics"]["rf"]["test"]
+    assert test["per_family_support"]["DDoS"] == 5000  # every DDoS flow is in the test part
+    assert 0.0 <= test["per_family"]["DDoS"] <= 1.0
+    assert run("train", "--data", sample_dir, "--out", tmp_path / "x", "--hold-out", "Normal") == 2

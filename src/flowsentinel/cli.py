@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also use Src Port, Dst Port and Protocol as inputs (shortcuts on CICIDS-2017; recorded)")
     t.add_argument("--attempted", choices=("normal", "drop"), default="normal",
                    help="'… - Attempted' labels: treat as Normal (default) or drop")
+    t.add_argument("--hold-out", metavar="FAMILY",
+                   help="leave-one-family-out: keep every flow of this attack family (e.g. 'Botnet') out of "
+                   "training and validation and test on it, as an unseen attack")
     t.add_argument("--cache", metavar="DIR", help="Parquet cache folder for parsed CSVs")
     t.add_argument("--overwrite", action="store_true", help="replace an existing bundle folder")
     _add_common(t)
@@ -97,7 +100,7 @@ def _train(args, progress):
         detectors=parse_detectors(args.detectors), split=args.split,
         seeds=tuple(range(args.seed, args.seed + max(args.seeds, 1))),
         target_fpr=args.target_fpr, benign_prevalence=args.benign_prevalence,
-        include_identifiers=args.include_identifiers, attempted=args.attempted,
+        include_identifiers=args.include_identifiers, attempted=args.attempted, hold_out_family=args.hold_out,
     )
     config.validate()
     loaded = load_flows(args.data, cache_dir=args.cache, progress=progress)

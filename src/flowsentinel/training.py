@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from flowsentinel import schema
 from flowsentinel.data.clean import clean_flows, row_hashes
-from flowsentinel.data.split import SPLIT_KINDS, make_split
+from flowsentinel.data.split import SPLIT_KINDS, leave_one_family_out, make_split
 from flowsentinel.evaluation.metrics import curves, detection_metrics
 from flowsentinel.evaluation.summary import summarize_runs
 from flowsentinel.models import DETECTORS, make_detector
@@ -52,6 +52,7 @@ class TrainConfig:
     attempted: str = "normal"
     val_size: float = 0.2
     test_size: float = 0.2
+    hold_out_family: str | None = None
     detector_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -60,6 +61,9 @@ class TrainConfig:
             raise ValueError(f"unknown detector(s) {unknown}; choose from {sorted(DETECTORS)}")
         if self.split not in SPLIT_KINDS:
             raise ValueError(f"unknown split {self.split!r}; choose from {SPLIT_KINDS}")
+        if self.hold_out_family is not None and self.hold_out_family not in schema.FAMILIES[1:]:
+            raise ValueError(f"--hold-out must be an attack family of {schema.FAMILIES[1:]}, "
+                             f"got {self.hold_out_family!r}")
         if not self.seeds:
             raise ValueError("at least one seed is needed")
         if not 0 < self.target_fpr < 1:
@@ -134,7 +138,12 @@ def train_bundle(
     bar = tqdm(total=steps, desc="training", unit="model", disable=(not progress) if progress is not None else None)
     try:
         for i, seed in enumerate(config.seeds):
-            split = make_split(cleaned, config.split, seed=seed, val_size=config.val_size, test_size=config.test_size)
+            if config.hold_out_family:
+                split = leave_one_family_out(cleaned, config.hold_out_family, kind=config.split, seed=seed,
+                                             val_size=config.val_size, test_size=config.test_size)
+            else:
+                split = make_split(cleaned, config.split, seed=seed, val_size=config.val_size,
+                                   test_size=config.test_size)
             transform = FlowTransform(features).fit(cleaned.iloc[split.train])
             X = {part: transform.transform(cleaned.iloc[idx]) for part, idx in
                  (("train", split.train), ("val", split.val), ("test", split.test))}
