@@ -169,10 +169,15 @@ class PacketBatch:
 
 
 def _be_u64(u8: np.ndarray, pos: np.ndarray, nbytes: int) -> np.ndarray:
-    """Big-endian unsigned integer of ``nbytes`` (<= 8) bytes at each position."""
+    """Big-endian unsigned integer of ``nbytes`` (<= 8) bytes at each position.
+
+    Positions past the end of the buffer read its last byte; callers check
+    bounds with masks.
+    """
+    last = u8.shape[0] - 1
     out = np.zeros(pos.shape[0], dtype=np.uint64)
     for k in range(nbytes):
-        out = (out << np.uint64(8)) | u8[pos + k].astype(np.uint64)
+        out = (out << np.uint64(8)) | u8[np.clip(pos + k, 0, last)].astype(np.uint64)
     return out
 
 
@@ -201,10 +206,12 @@ def decode_frames(frames: RawFrames, other_protocols_as_zero: bool = True,
     data = frames.data
     if n == 0:
         return PacketBatch.empty()
-    # Pad so that every gather below stays inside the array; bounds are
-    # checked against each frame's captured length with masks.
-    u8 = np.concatenate((np.asarray(data, dtype=np.uint8).reshape(-1), np.zeros(64, np.uint8)))
-    size = int(u8.shape[0]) - 64
+    # Every gather below is clipped into the buffer (no copy of it); bounds
+    # are checked against each frame's captured length with masks.
+    u8 = np.asarray(data, dtype=np.uint8).reshape(-1)
+    size = int(u8.shape[0])
+    if size == 0:
+        u8 = np.zeros(1, np.uint8)
     off = frames.offsets.astype(np.int64, copy=False)
     end = off + frames.caplens.astype(np.int64, copy=False)
     lt = frames.linktypes.astype(np.int64, copy=False)
@@ -296,8 +303,8 @@ def decode_frames(frames: RawFrames, other_protocols_as_zero: bool = True,
         l4[i4] = p + ihl
         nxt[i4] = r8(p + 9)
         nonfirst[i4] = (r16(p + 6) & 0x1FFF) != 0
-        src_lo[i4] = _be_u64(u8, np.clip(p + 12, 0, last - 8), 4)
-        dst_lo[i4] = _be_u64(u8, np.clip(p + 16, 0, last - 8), 4)
+        src_lo[i4] = _be_u64(u8, p + 12, 4)
+        dst_lo[i4] = _be_u64(u8, p + 16, 4)
     # IPv6, with extension headers
     i6 = np.flatnonzero(is6)
     if i6.size:
@@ -305,11 +312,10 @@ def decode_frames(frames: RawFrames, other_protocols_as_zero: bool = True,
         bad = p + 40 > e
         plen6 = r16(p + 4)
         ip_end[i6] = np.where(plen6 == 0, e, p + 40 + plen6)  # 0: jumbogram / offload
-        q = np.clip(p, 0, last - 48)
-        src_hi[i6] = _be_u64(u8, q + 8, 8)
-        src_lo[i6] = _be_u64(u8, q + 16, 8)
-        dst_hi[i6] = _be_u64(u8, q + 24, 8)
-        dst_lo[i6] = _be_u64(u8, q + 32, 8)
+        src_hi[i6] = _be_u64(u8, p + 8, 8)
+        src_lo[i6] = _be_u64(u8, p + 16, 8)
+        dst_hi[i6] = _be_u64(u8, p + 24, 8)
+        dst_lo[i6] = _be_u64(u8, p + 32, 8)
         nh = r8(p + 6)
         pos = p + 40
         nf6 = np.zeros(i6.size, bool)
