@@ -166,19 +166,21 @@ class PcapFileSource:
             while pos + 16 <= size and not stopped:
                 offs: list[int] = []
                 append = offs.append
-                while pos + 16 <= size and len(offs) < batch:
+                left = batch
+                limit = size - 16
+                max_record = _MAX_RECORD
+                while left and pos <= limit:
                     cap = cap_at(mm, pos + 8)[0]
-                    if cap > _MAX_RECORD:
-                        self._stop(number + len(offs) + 1,
-                                   f"record length {cap} is not plausible (expected < {_MAX_RECORD})")
-                        stopped = True
-                        break
-                    if pos + 16 + cap > size:
-                        self._stop(number + len(offs) + 1, f"file ends inside the record (expected {cap} bytes)")
+                    nxt = pos + 16 + cap
+                    if nxt > size or cap > max_record:
+                        why = (f"record length {cap} is not plausible (expected < {max_record})"
+                               if cap > max_record else f"file ends inside the record (expected {cap} bytes)")
+                        self._stop(number + len(offs) + 1, why)
                         stopped = True
                         break
                     append(pos)
-                    pos += 16 + cap
+                    pos = nxt
+                    left -= 1
                 if not offs:
                     break
                 o = np.asarray(offs, dtype=np.int64)
