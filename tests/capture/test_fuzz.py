@@ -156,3 +156,22 @@ def test_absurd_pcapng_timestamps_are_clamped(tmp_path) -> None:
     path.write_bytes(data)
     frame_ = FlowStreamer(path).to_frame()
     assert len(frame_) == 1
+
+
+def test_corrupt_pcap_record_headers_are_reported(tmp_path) -> None:
+    data = bytearray((GOLDEN / "tcp_timeout.pcap").read_bytes())
+    rng = np.random.default_rng(5)
+    stopped = 0
+    for trial in range(100):
+        b = bytearray(data)
+        pos = int(rng.integers(24, len(b) - 4))
+        b[pos:pos + 4] = rng.integers(0, 256, 4, dtype=np.uint8).tobytes()
+        path = tmp_path / f"r{trial}.pcap"
+        path.write_bytes(bytes(b))
+        streamer = FlowStreamer(path)
+        frame = streamer.to_frame()
+        assert int((frame["Total Fwd Packet"] + frame["Total Bwd packets"]).sum()) == streamer.stats.packets
+        if streamer.source.stats.truncated:
+            stopped += 1
+            assert f"r{trial}.pcap: packet " in streamer.source.stats.stop_reason
+    assert stopped > 0
