@@ -167,3 +167,29 @@ def test_profiles_name_every_quirk() -> None:
     assert all(getattr(release, q) for q in quirks) and not any(getattr(fixed, q) for q in quirks)
     assert release.flow_timeout_us == 120_000_000 and release.activity_timeout_us == 5_000_000
     assert math.isclose(release.bulk_gap_us, 1e6) and release.bulk_min_packets == 4
+
+
+def test_pcapng_simple_and_obsolete_packet_blocks(tmp_path) -> None:
+    import struct
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    frames = []
+    for frames_ in PcapFileSource(GOLDEN / "udp_active_idle.pcap"):
+        frames += [frames_.data[o:o + c].tobytes() for o, c in zip(frames_.offsets, frames_.caplens)]
+    us = 1_499_349_546_000_000
+    data = (block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+            + block(1, struct.pack("<HHI", 1, 0, 65535))  # default resolution: microseconds
+            + block(3, struct.pack("<I", len(frames[0])) + frames[0])
+            + block(2, struct.pack("<HHIIII", 0, 0, us >> 32, us & 0xFFFFFFFF, len(frames[1]), len(frames[1]))
+                    + frames[1])
+            + block(6, struct.pack("<IIIII", 0, us >> 32, (us + 5) & 0xFFFFFFFF, len(frames[2]), len(frames[2]))
+                    + frames[2]))
+    path = tmp_path / "blocks.pcapng"
+    path.write_bytes(data)
+    s = FlowStreamer(path)
+    frame = s.to_frame()
+    assert s.stats.packets == 3
+    assert int((frame["Total Fwd Packet"] + frame["Total Bwd packets"]).sum()) == 3
