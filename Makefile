@@ -11,7 +11,7 @@ DATA   ?= $(or $(FLOWSENTINEL_DATA),../shared/data)
 SAMPLE := $(DATA)/cicids2017-improved-sample
 OUT    ?= out
 
-.PHONY: setup demo test bench fixtures clean
+.PHONY: setup system-deps demo test bench fixtures golden clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,10 @@ demo: setup
 	    --json $(OUT)/demo-eval.json --report $(OUT)/demo-report.html
 	@echo "open $(OUT)/demo-report.html"
 
-test: setup
+system-deps:
+	scripts/install-system-deps.sh
+
+test: setup system-deps
 	FLOWSENTINEL_DATA="$(DATA)" $(VENV)/bin/pytest
 
 bench: setup
@@ -43,6 +46,9 @@ bench: setup
 
 fixtures: setup
 	$(PY) scripts/make_fixtures.py
+
+golden: setup
+	$(PY) scripts/make_golden_pcaps.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache build *.egg-info

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""FlowSentinel benchmarks: scoring throughput and training cost.
+
+Prints a table per benchmark and writes JSON under ``benchmarks/results/``.
+
+* ``scoring``: flows/s of each detector's ``score()`` at batch sizes 1, 64 and
+  10 000, beside the raw engine calls in the same run: ONNX Runtime's
+  ``session.run`` (what the wrapper calls), scikit-learn ``predict_proba`` on
+  the same forest and the torch forward pass of the same CNN.  Ratios, not
+  absolute numbers, are what carries across machines.
+* ``training``: wall time and peak memory (max RSS of a fresh process) to load,
+  clean and train at 10 k, 100 k and 1 M rows resampled from the shared
+  sample.  Resampled rows get a small multiplicative jitter on their timing
+  columns so they are distinct flows (exact copies would be removed by
+  de-duplication and the benchmark would measure 35 k rows again).
+
+* ``capture``: packets/s (CPU time, one process) of the flow meter on a
+  synthetic pcap, per semantics profile.
+
+Usage::
+
+    python benchmarks/run.py [scoring] [training] [capture] [--rows 10000,100000,1000000]
+        [--detectors rf,cnn] [--train-detectors rf] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results"
+CACHE = HERE / ".cache"
+sys.path.insert(0, str(REPO / "src"))
+
+
+def sample_dir() -> Path:
+    root = Path(os.environ.get("FLOWSENTINEL_DATA", REPO.parent / "shared" / "data"))
+    path = root / "cicids2017-improved-sample"
+    if not path.is_dir():
+        sys.exit(f"benchmarks need the CICIDS-2017 sample at {path} (set FLOWSENTINEL_DATA)")
+    return path
+
+
+def machine() -> dict:
+    import onnxruntime
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+        "sklearn": sklearn.__version__, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns), "  ".join("-" * widths[c] for c in columns)]
+    lines += ["  ".join(_fmt(r.get(c)).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return "" if v is None else str(v)
+
+
+def _rate(fn, X: np.ndarray, batch: int, min_seconds: float = 1.0, max_calls: int = 200_000) -> dict:
+    """Flows/s and µs per call of ``fn`` over batches of ``batch`` rows."""
+    n = len(X)
+    starts = np.arange(0, max(n - batch, 0) + 1, batch) if batch < n else np.array([0])
+    fn(X[:batch])  # warm up
+    calls, flows = 0, 0
+    t0 = time.perf_counter()
+    while True:
+        s = int(starts[calls % len(starts)])
+        fn(X[s:s + batch])
+        calls += 1
+        flows += min(batch, n - s)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds or calls >= max_calls:
+            break
+    return {"flows_per_s": flows / elapsed, "us_per_call": 1e6 * elapsed / calls, "calls": calls}
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+def bench_scoring(detectors: list[str], repeat: int) -> dict:
+    import torch
+    from sklearn.ensemble import RandomForestClassifier
+
+    from flowsentinel import schema
+    from flowsentinel.data.clean import clean_flows
+    from flowsentinel.data.loader import load_flows
+    from flowsentinel.data.split import make_split
+    from flowsentinel.models import make_detector
+    from flowsentinel.models.transform import FlowTransform
+    from flowsentinel.training import attack_labels
+
+    frame = load_flows(sample_dir(), progress=False).frame
+    frame, _ = clean_flows(frame, schema.FEATURES)
+    split = make_split(frame, "grouped", seed=0)
+    transform = FlowTransform(schema.FEATURES).fit(frame.iloc[split.train])
+    y = attack_labels(frame)
+    Xtr, Xval = transform.transform(frame.iloc[split.train]), transform.transform(frame.iloc[split.val])
+    X = transform.transform(frame)  # every row, as a stream to score
+    X = np.ascontiguousarray(np.tile(X, (max(1, 20_000 // len(X) + 1), 1))[:20_000])
+    Xraw = frame[list(schema.FEATURES)].to_numpy()[: min(len(frame), 20_000)]
+
+    rows: list[dict] = []
+    for name in detectors:
+        det = make_detector(name, random_state=0)
+        det.fit(Xtr, y[split.train], Xval, y[split.val])
+        engines = {"wrapper score()": det.score,
+                   "onnxruntime run": lambda A, d=det: d._session.run(d._outputs, {d._input: A})}
+        if name == "rf":
+            forest = RandomForestClassifier(
+                n_estimators=det.n_estimators, max_depth=det.max_depth, min_samples_leaf=det.min_samples_leaf,
+                max_features=det.max_features, class_weight=det.class_weight, n_jobs=-1, random_state=0,
+            ).fit(Xtr, y[split.train])
+            engines["sklearn predict_proba"] = forest.predict_proba
+        else:
+            net = det.network_.eval()
+
+            def forward(A, net=net):
+                with torch.no_grad():
+                    return torch.sigmoid(net(torch.from_numpy(A)))
+
+            engines["torch forward"] = forward
+        for batch in (1, 64, 10_000):
+            for engine, fn in engines.items():
+                best = max((_rate(fn, X, batch) for _ in range(repeat)), key=lambda r: r["flows_per_s"])
+                rows.append({"detector": name, "batch": batch, "engine": engine, **best})
+        for batch in (1, 10_000):
+            best = max((_rate(transform.transform, Xraw, batch) for _ in range(repeat)), key=lambda r: r["flows_per_s"])
+            rows.append({"detector": "transform", "batch": batch, "engine": "FlowTransform.transform", **best})
+    # wrapper overhead over the engine it calls
+    for r in rows:
+        if r["engine"] == "wrapper score()":
+            raw = next(o for o in rows if o["detector"] == r["detector"] and o["batch"] == r["batch"]
+                       and o["engine"] == "onnxruntime run")
+            r["overhead_vs_ort"] = raw["flows_per_s"] / r["flows_per_s"] - 1
+        if r["engine"] in ("sklearn predict_proba", "torch forward"):
+            ours = next(o for o in rows if o["detector"] == r["detector"] and o["batch"] == r["batch"]
+                        and o["engine"] == "wrapper score()")
+            r["wrapper_speedup"] = ours["flows_per_s"] / r["flows_per_s"]
+    print(table(rows, ["detector", "batch", "engine", "flows_per_s", "us_per_call", "overhead_vs_ort", "wrapper_speedup"]))
+    return {"benchmark": "scoring", "machine": machine(), "rows": rows}
+
+
+# --- training --------------------------------------------------------------------------------
+
+_JITTER = ("Duration", "IAT", "Active", "Idle", "/s")
+
+
+def resampled_csv(n_rows: int, seed: int = 0) -> Path:
+    """A CSV of ``n_rows`` flows drawn with replacement from the sample, timing columns jittered."""
+    import pandas as pd
+
+    from flowsentinel import schema
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"resampled-{n_rows}-{seed}.csv"
+    if path.exists():
+        return path
+    files = sorted(sample_dir().glob("*.csv"))
+    base = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    rng = np.random.default_rng(seed)
+    out = base.iloc[rng.integers(0, len(base), n_rows)].reset_index(drop=True)
+    cols = [c for c in schema.FEATURES if any(k in c for k in _JITTER)]
+    noise = np.exp(rng.normal(0.0, 0.02, size=(n_rows, len(cols))))
+    out[cols] = out[cols].to_numpy(dtype=np.float64) * noise
+    tmp = path.with_suffix(".tmp")
+    out.to_csv(tmp, index=False)
+    tmp.rename(path)
+    return path
+
+
+def _train_job(csv: str, detectors: str) -> dict:
+    """Run inside a fresh process: load, clean, train one seed; report time and peak RSS."""
+    import logging
+    import tempfile
+
+    from flowsentinel.data.loader import load_flows
+    from flowsentinel.training import TrainConfig, train_bundle
+
+    logging.basicConfig(level=logging.WARNING)
+    t0 = time.perf_counter()
+    loaded = load_flows(csv, progress=False)
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = TrainConfig(detectors=tuple(detectors.split(",")), split="grouped", seeds=(0,))
+        train_bundle(loaded.frame, Path(tmp) / "bundle", config, progress=False)
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "clean_train_s": t2 - t1, "total_s": t2 - t0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench_training(sizes: list[int], detectors: list[str]) -> dict:
+    rows = []
+    for n in sizes:
+        csv = resampled_csv(n)
+        for det in detectors:
+            cmd = [sys.executable, __file__, "_train_job", str(csv), det]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+            if proc.returncode != 0:
+                rows.append({"rows": n, "detectors": det, "error": proc.stderr.strip().splitlines()[-1:]})
+                continue
+            rows.append({"rows": n, "detectors": det, **json.loads(proc.stdout.strip().splitlines()[-1])})
+            print(table(rows[-1:], ["rows", "detectors", "load_s", "clean_train_s", "total_s", "peak_rss_mb"]), flush=True)
+    print(table(rows, ["rows", "detectors", "load_s", "clean_train_s", "total_s", "peak_rss_mb"]))
+    return {"benchmark": "training", "machine": machine(), "rows": rows}
+
+
+# --- capture ---------------------------------------------------------------------------------
+
+def bench_capture(n_packets: int, repeat: int) -> dict:
+    """Offline metering rate of a synthetic pcap: packets/s of CPU time, one process."""
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from capture.synth import synthetic_frames  # the tests' seeded traffic generator
+
+    from flowsentinel.capture import FlowStreamer, write_pcap
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.pcap"
+        write_pcap(path, synthetic_frames(n_packets, seed=11))
+        FlowStreamer(path).to_frame()  # warm up
+        for profile in ("cicids2017", "corrected"):
+            best, flows = 0.0, 0
+            for _ in range(repeat):
+                cpu, wall = time.process_time(), time.perf_counter()
+                s = FlowStreamer(path, profile=profile)
+                flows = sum(len(c) for c in s)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                best = max(best, s.stats.packets / cpu)
+            rows.append({"meter": f"flowsentinel ({profile})", "packets": n_packets, "flows": flows,
+                         "packets_per_cpu_s": best, "wall_s": wall})
+    print(table(rows, ["meter", "packets", "flows", "packets_per_cpu_s", "wall_s"]))
+    return {"benchmark": "capture", "machine": machine(), "rows": rows}
+
+
+def main() -> None:
+    if len(sys.argv) >= 2 and sys.argv[1] == "_train_job":
+        print(json.dumps(_train_job(sys.argv[2], sys.argv[3])))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", nargs="*", choices=("scoring", "training", "capture", []), default=[])
+    ap.add_argument("--packets", type=int, default=300_000, help="packets in the capture benchmark's pcap")
+    ap.add_argument("--detectors", default="rf,cnn", help="detectors for the scoring benchmark")
+    ap.add_argument("--train-detectors", default="rf,cnn", help="detectors trained in the training benchmark")
+    ap.add_argument("--rows", default="10000,100000,1000000", help="row counts for the training benchmark")
+    ap.add_argument("--cnn-max-rows", type=int, default=100_000,
+                    help="largest row count the CNN is trained at (CPU training on 1 M rows takes long)")
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions per scoring measurement (best kept)")
+    args = ap.parse_args()
+    which = args.which or ["scoring", "training", "capture"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if "scoring" in which:
+        res = bench_scoring(args.detectors.split(","), args.repeat)
+        (RESULTS / "scoring.json").write_text(json.dumps(res, indent=2))
+    if "training" in which:
+        sizes = [int(s) for s in args.rows.split(",")]
+        rows = []
+        for det in args.train_detectors.split(","):
+            use = [n for n in sizes if det != "cnn" or n <= args.cnn_max_rows]
+            rows += bench_training(use, [det])["rows"]
+        res = {"benchmark": "training", "machine": machine(), "rows": rows}
+        (RESULTS / "training.json").write_text(json.dumps(res, indent=2))
+    if "capture" in which:
+        res = bench_capture(args.packets, args.repeat)
+        (RESULTS / "capture.json").write_text(json.dumps(res, indent=2))
+    print(f"results written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
