@@ -111,7 +111,9 @@ class FlowTransform:
             missing = [f for f in self.features if f not in data.columns]
             if missing:
                 raise MissingFeatureError(_missing_message(missing))
-            sub = data[self._index]
+            # selecting columns is the slow part for small frames; skip it when
+            # the frame already holds exactly the features in order
+            sub = data if list(data.columns) == self._index else data[self._index]
             try:
                 return np.array(sub.to_numpy(dtype=np.float32), dtype=np.float32, order="C", copy=True)
             except (TypeError, ValueError):
@@ -178,11 +180,9 @@ class FlowTransform:
     def _log(x: np.ndarray) -> np.ndarray:
         """In place: NaN → 0, then sign(x) * log1p(|x|)."""
         np.copyto(x, 0.0, where=np.isnan(x))
-        sign = np.sign(x)
-        np.abs(x, out=x)
-        np.log1p(x, out=x)
-        x *= sign
-        return x
+        mag = np.abs(x)
+        np.log1p(mag, out=mag)
+        return np.copysign(mag, x, out=x)
 
     def transform(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Apply the fitted rule.
