@@ -99,7 +99,7 @@ def test_auc_clearly_above_chance(fitted, split_xy):
 
 
 def test_save_load_round_trip_gives_identical_scores(fitted, split_xy, tmp_path):
-    name, det = fitted
+    _, det = fitted
     files = det.save(tmp_path)
     assert files and all((tmp_path / f).is_file() for f in files)
     assert not any(f.endswith((".pkl", ".pickle", ".joblib", ".pt")) for f in files)

@@ -9,7 +9,13 @@ import shutil
 import numpy as np
 import pytest
 
-from flowsentinel.models import BundleError, Detector, load_bundle, make_detector, save_bundle
+from flowsentinel.models import (
+    BundleError,
+    Detector,
+    load_bundle,
+    make_detector,
+    save_bundle,
+)
 
 FAST = {"rf": {"n_estimators": 20}, "cnn": {"max_epochs": 4, "patience": 2, "threads": 1}}
 

@@ -28,7 +28,7 @@ import platform
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -197,7 +197,7 @@ def save_bundle(
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "features": features,
             "transform": state,
             "detectors": entries,
@@ -405,7 +405,7 @@ def load_bundle(path: str | Path) -> Bundle:
             detectors[name] = cls.load(root / name, entry)
         except BundleError:
             raise
-        except Exception as exc:  # noqa: BLE001 - report which artifact failed, whatever the cause
+        except Exception as exc:  # any parse failure: say which detector folder failed
             raise BundleError(f"{root / name}: cannot load detector {name!r}: {exc}") from exc
     log.info("bundle %s loaded: %s", root, ", ".join(f"{n} (thr {d.threshold_:.4g})" for n, d in detectors.items()))
     return Bundle(path=root, manifest=manifest, transform=transform, detectors=detectors)

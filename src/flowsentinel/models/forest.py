@@ -100,7 +100,7 @@ class RandomForestDetector(Detector):
         n_estimators: int = 100,
         max_depth: int | None = None,
         min_samples_leaf: int = 1,
-        max_features: str | int | float = "sqrt",
+        max_features: str | float = "sqrt",
         class_weight: str | None = "balanced_subsample",
         benign_weight: float = 1.0,
         n_jobs: int = -1,
@@ -135,8 +135,8 @@ class RandomForestDetector(Detector):
         }
 
     def _fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> None:
-        from sklearn.ensemble import RandomForestClassifier
         from skl2onnx import to_onnx
+        from sklearn.ensemble import RandomForestClassifier
 
         t0 = time.perf_counter()
         forest = RandomForestClassifier(

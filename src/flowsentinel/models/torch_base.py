@@ -20,9 +20,10 @@ import logging
 import time
 import warnings
 from abc import abstractmethod
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
