@@ -5,7 +5,7 @@ produced the improved CICIDS-2017 release (profile ``cicids2017``, the
 default) or with its quirks fixed (profile ``corrected``).
 
 One path for every source: a source yields frame batches (``PcapFileSource``,
-``LiveSource``, ``TrafficSimulator``), ``decode_frames`` parses them and
+``LiveSource``, ``flowsentinel.simulate.TrafficSimulator``), ``decode_frames`` parses them and
 ``FlowMeter`` turns packets into flow records; ``FlowStreamer`` ties them.
 
 >>> from flowsentinel.capture import FlowStreamer, LiveSource, meter_pcap, write_flow_csv
@@ -17,11 +17,20 @@ One path for every source: a source yields frame batches (``PcapFileSource``,
 
 from flowsentinel.capture.live import LiveCaptureError, LiveSource
 from flowsentinel.capture.meter import FlowChunk, FlowMeter, MeterStats
-from flowsentinel.capture.packets import LINKTYPES, PacketBatch, RawFrames, decode_frames
+from flowsentinel.capture.packets import (
+    LINKTYPES,
+    PacketBatch,
+    RawFrames,
+    decode_frames,
+)
 from flowsentinel.capture.pcapfile import PcapFileSource, PcapFormatError, write_pcap
 from flowsentinel.capture.profiles import PROFILES, SemanticsProfile, get_profile
-from flowsentinel.capture.simulator import TrafficSimulator
-from flowsentinel.capture.streamer import FlowStreamer, flows_to_frame, meter_pcap, write_flow_csv
+from flowsentinel.capture.streamer import (
+    FlowStreamer,
+    flows_to_frame,
+    meter_pcap,
+    write_flow_csv,
+)
 
 __all__ = [
     "LINKTYPES",
@@ -45,3 +54,13 @@ __all__ = [
     "write_flow_csv",
     "write_pcap",
 ]
+
+
+def __getattr__(name: str):
+    # The simulator lives in flowsentinel.simulate, which imports this package;
+    # resolving it lazily keeps the import graph one-way.
+    if name == "TrafficSimulator":
+        from flowsentinel.simulate import TrafficSimulator
+
+        return TrafficSimulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
