@@ -172,3 +172,62 @@ def test_leave_one_family_out_measures_an_unseen_family(sample_dir, tmp_path):
     assert test["per_family_support"]["DDoS"] == 5000  # every DDoS flow is in the test part
     assert 0.0 <= test["per_family"]["DDoS"] <= 1.0
     assert run("train", "--data", sample_dir, "--out", tmp_path / "x", "--hold-out", "Normal") == 2
+
+
+# --- capture and simulate ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["capture", "simulate"])
+def test_capture_and_simulate_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in {"capture": ["--pcap", "--iface", "--out", "--bpf"],
+                   "simulate": ["--out", "--seconds", "--seed", "--attacks", "heartbleed"]}[command]:
+        assert option in out
+
+
+def test_simulate_then_capture_then_predict(tmp_path):
+    """Issue 3's done criterion: `capture` on a pcap writes a CSV that `predict` scores."""
+    from flowsentinel.data.loader import load_flows
+    from flowsentinel.simulate import TrafficSimulator
+
+    train_csv, pcap, flows, scored = (tmp_path / n for n in ("train.csv", "test.pcap", "flows.csv", "scored.csv"))
+    assert run("simulate", "--out", train_csv, "--seconds", 40, "--seed", 11, "--benign-rate", 10) == 0
+    labelled = load_flows(train_csv, progress=False).frame
+    assert {"Normal", "DoS", "PortScan"} <= set(labelled[schema.FAMILY])
+    assert run("train", "--data", train_csv, "--out", tmp_path / "bundle", "--detectors", "rf", "--seeds", 1) == 0
+
+    attacks = "dos-hulk,ssh-patator,ftp-patator"
+    assert run("simulate", "--out", pcap, "--seconds", 20, "--seed", 12, "--attacks", attacks) == 0
+    assert run("capture", "--pcap", pcap, "--out", flows) == 0
+    captured = load_flows(flows, require_labels=False, progress=False)
+    assert schema.LABEL not in captured.frame.columns and len(captured.frame) > 100
+    assert not captured.report.to_dict().get("missing_features")
+
+    assert run("predict", "--bundle", tmp_path / "bundle", "--data", flows, "--out", scored) == 0
+    out = pd.read_csv(scored)
+    assert len(out) == len(captured.frame) and out["rf_score"].between(0, 1).all()
+    # the pcap's flows are new to the bundle (another seed); the simulator still knows their labels
+    truth = np.array(TrafficSimulator(duration_s=20, seed=12, attacks=attacks).labels_for(out))
+    attack = truth != "BENIGN"
+    assert set(truth[attack]) == {"DoS Hulk", "SSH-Patator", "FTP-Patator"}
+    assert out["rf_attack"][attack].mean() >= 0.9 and out["rf_attack"][~attack].mean() <= 0.02
+
+
+def test_capture_with_bpf_and_errors(tmp_path, capsys):
+    pcap = tmp_path / "s.pcap"
+    assert run("simulate", "--out", pcap, "--seconds", 5, "--attacks", "none") == 0
+    assert run("capture", "--pcap", pcap, "--out", tmp_path / "dns.csv", "--bpf", "udp") == 0
+    assert set(pd.read_csv(tmp_path / "dns.csv")["Protocol"]) == {17}
+    assert run("capture", "--pcap", pcap, "--out", tmp_path / "x.csv", "--bpf", "udp prot 5") == 2
+    assert "udp prot 5" in capsys.readouterr().err
+    assert run("capture", "--pcap", tmp_path / "missing.pcap", "--out", tmp_path / "x.csv") == 2
+    assert "missing.pcap" in capsys.readouterr().err
+    (tmp_path / "junk.pcap").write_bytes(b"not a capture file at all")
+    assert run("capture", "--pcap", tmp_path / "junk.pcap", "--out", tmp_path / "x.csv") == 2
+    assert "junk.pcap" in capsys.readouterr().err
+    assert run("simulate", "--out", tmp_path / "x.json") == 2
+    assert ".pcap" in capsys.readouterr().err
+    assert run("simulate", "--out", tmp_path / "x.pcap", "--attacks", "ddos,teardrop") == 2
+    assert "teardrop" in capsys.readouterr().err

@@ -17,6 +17,8 @@ examples:
   flowsentinel evaluate --bundle bundles/demo --data ../shared/data/cicids2017-improved-sample \\
       --json out/eval.json --report out/report.html
   flowsentinel predict --bundle bundles/demo --data flows.csv --out scored.csv
+  flowsentinel simulate --out sim.pcap --seconds 120 --seed 1 --attacks portscan,ddos,botnet
+  flowsentinel capture --pcap sim.pcap --out flows.csv
 """
 
 
@@ -83,7 +85,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", required=True, metavar="FILE", help="flow CSV/Parquet (labels optional)")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="CSV to write")
     _add_common(p)
+
+    c = sub.add_parser("capture", help="meter packets (a pcap/pcapng file or an interface) into a flow CSV",
+                       description="Turn packets into bidirectional flows with the CICFlowMeter-exact meter and "
+                       "write them with the improved release's header (unlabelled), ready for predict.")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pcap", metavar="FILE", help="pcap or pcapng file to read")
+    src.add_argument("--iface", metavar="NAME", help="network interface to capture (needs capture rights)")
+    c.add_argument("--out", required=True, metavar="FLOWS.csv", help="flow CSV to write")
+    c.add_argument("--bpf", metavar="EXPR", help="BPF filter expression, e.g. 'tcp or udp' (files and interfaces)")
+    c.add_argument("--profile", choices=("cicids2017", "corrected"), default="cicids2017",
+                   help="meter semantics: the dataset's meter, quirks included (default), or with them fixed")
+    c.add_argument("--seconds", type=float, metavar="N", help="stop a live capture after N seconds (default: Ctrl-C)")
+    _add_common(c)
+
+    s = sub.add_parser("simulate", help="write seeded, labelled simulated traffic as pcap or flow CSV",
+                       description="Simulate benign traffic (web, DNS, SSH, bulk transfers, keep-alives) and "
+                       "attacks of every CICIDS-2017 family. A .pcap holds the packets; a .csv holds the "
+                       "metered flows with their labels, ready for train and evaluate.")
+    s.add_argument("--out", required=True, metavar="FILE.pcap|FILE.csv", help="output file; its suffix picks the form")
+    s.add_argument("--seconds", type=float, default=60.0, metavar="N", help="length of the capture (default 60)")
+    s.add_argument("--seed", type=int, default=0, help="random seed: same seed, same packets (default 0)")
+    s.add_argument("--attacks", default="all", metavar="LIST",
+                   help="comma-separated attacks, 'all' (default) or 'none': " + ",".join(_attack_names()))
+    s.add_argument("--benign-rate", type=float, default=5.0, metavar="R",
+                   help="benign sessions started per second (default 5)")
+    s.add_argument("--profile", choices=("cicids2017", "corrected"), default="cicids2017",
+                   help="meter semantics for .csv output (default cicids2017)")
+    _add_common(s)
     return parser
+
+
+def _attack_names() -> list[str]:
+    from flowsentinel.simulate import ATTACKS
+
+    return list(ATTACKS)
 
 
 def _setup_logging(args: argparse.Namespace) -> bool | None:
@@ -152,20 +188,71 @@ def _predict(args, progress):
           + ", ".join(f"{n} {k}" for n, k in flagged.items()))
 
 
+def _capture(args, progress):
+    from flowsentinel.capture import (
+        FlowStreamer,
+        LiveSource,
+        PcapFileSource,
+        write_flow_csv,
+    )
+    from flowsentinel.capture.bpf import BpfFilter
+
+    if args.pcap:
+        if args.seconds is not None:
+            raise ValueError("--seconds applies to --iface only; a file is read to its end")
+        source = PcapFileSource(args.pcap)
+        if args.bpf:
+            source = BpfFilter(source, args.bpf)
+    else:
+        source = LiveSource(args.iface, bpf_filter=args.bpf, duration=args.seconds)
+    streamer = FlowStreamer(source, profile=args.profile, progress=progress)
+    frame = streamer.to_frame()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_flow_csv(frame, args.out)
+    st = streamer.stats
+    drops = f", {st.kernel_drops} dropped by the kernel" if args.iface else ""
+    print(f"{len(frame)} flows from {st.packets} packets written to {args.out} "
+          f"({st.malformed} malformed, {st.non_ip} non-IP frames skipped{drops})")
+
+
+def _simulate(args, progress):
+    from flowsentinel.capture import write_flow_csv
+    from flowsentinel.simulate import TrafficSimulator, simulate_flows
+
+    out = Path(args.out)
+    kind = out.suffix.lower()
+    if kind not in (".pcap", ".csv"):
+        raise ValueError(f"--out {out}: the file name must end in .pcap (packets) or .csv (labelled flows)")
+    sim = TrafficSimulator(duration_s=args.seconds, attacks=args.attacks, benign_sessions_per_s=args.benign_rate,
+                           seed=args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if kind == ".pcap":
+        n = sim.write_pcap(out)
+        print(f"{n} packets ({args.seconds:g} s, seed {args.seed}) written to {out}")
+        return
+    frame = simulate_flows(sim, profile=args.profile)
+    labels = frame.pop("Label")
+    write_flow_csv(frame, out, labels=labels)
+    attacks = int((labels != "BENIGN").sum())
+    print(f"{len(frame)} labelled flows ({attacks} attack) from {len(sim)} packets written to {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = _setup_logging(args)
+    from flowsentinel.capture.live import LiveCaptureError
     from flowsentinel.data.loader import DataError
     from flowsentinel.models.bundle import BundleError
     from flowsentinel.models.transform import MissingFeatureError
     from flowsentinel.schema import UnknownLabelError
 
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "capture": _capture,
+                "simulate": _simulate}
     try:
         handlers[args.command](args, progress)
     except (DataError, UnknownLabelError, MissingFeatureError, BundleError, FileExistsError,
-            FileNotFoundError, ValueError) as exc:
+            FileNotFoundError, ValueError, LiveCaptureError) as exc:
         print(f"flowsentinel {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

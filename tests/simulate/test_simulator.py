@@ -7,7 +7,12 @@ import pytest
 
 from flowsentinel import schema
 from flowsentinel.capture import FlowStreamer, meter_pcap
-from flowsentinel.simulate import ATTACKS, TrafficSimulator, parse_attacks, simulate_flows
+from flowsentinel.simulate import (
+    ATTACKS,
+    TrafficSimulator,
+    parse_attacks,
+    simulate_flows,
+)
 
 ATTACK_FAMILIES = set(schema.FAMILIES[1:])
 
