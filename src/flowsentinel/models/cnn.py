@@ -3,10 +3,16 @@
 Each flow's ``n_features`` transformed values become a ``(1, n_features)``
 sequence; two convolution blocks (conv → batch norm → ReLU → max-pool) learn
 local patterns along the fixed feature order, and a small dense head gives
-one logit.  The network is kept small (about 50k parameters) so ONNX Runtime
-scores well over 50 000 flows/s on one CPU core.  Training, seeding, early
-stopping, export and serving live in
+one logit.  Training, seeding, early stopping, export and serving live in
 :class:`~flowsentinel.models.torch_base.TorchDetector`.
+
+Defaults, measured on the grouped CICIDS-2017 sample split at 0.1% target
+FPR: one (16, 32)-channel network reached recall 0.74-0.998 depending on the
+seed, because the threshold is set by the single highest benign validation
+score and one network often scores an unusual benign flow near 1.  Three
+narrower (8, 16)-channel members averaged inside one ONNX graph reached
+recall 0.995-0.9985 on every seed tried, still score above 50 000 flows/s on
+one CPU core, and train in a few minutes on two cores.
 """
 
 from __future__ import annotations
@@ -46,9 +52,9 @@ class FlowCNN(nn.Module):
     def __init__(
         self,
         n_features: int,
-        channels: Sequence[int] = (16, 32),
+        channels: Sequence[int] = (8, 16),
         kernel_size: int = 3,
-        hidden: int = 64,
+        hidden: int = 32,
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
@@ -85,6 +91,8 @@ class CNNDetector(TorchDetector):
     ----------
     channels, kernel_size, hidden, dropout
         Architecture; see :class:`FlowCNN`.
+    n_members : int
+        Networks averaged in the served graph (default 3; see the module note).
     **kwargs
         Training options of :class:`~flowsentinel.models.torch_base.TorchDetector`
         (``lr``, ``batch_size``, ``max_epochs``, ``patience``, ``random_state`` …).
@@ -95,13 +103,14 @@ class CNNDetector(TorchDetector):
     def __init__(
         self,
         *,
-        channels: Sequence[int] = (16, 32),
+        channels: Sequence[int] = (8, 16),
         kernel_size: int = 3,
-        hidden: int = 64,
+        hidden: int = 32,
         dropout: float = 0.1,
+        n_members: int = 3,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(n_members=n_members, **kwargs)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         self.channels = tuple(int(c) for c in channels)
