@@ -33,6 +33,7 @@ def fitted_detectors(split_xy) -> dict[str, Detector]:
 def master(tmp_path_factory, split_xy, fitted_detectors):
     path = tmp_path_factory.mktemp("bundles") / "master"
     return save_bundle(path, split_xy["transform"], fitted_detectors,
+                       extra_files={"training_rows.npy": np.arange(10, dtype=np.uint64)},
                        metadata={"split": "synthetic",
                                  "metrics": {"rf": {"auc": np.float64(0.99), "precision": float("nan")}}})
 
@@ -188,3 +189,19 @@ def test_unknown_detector_kind_is_refused(bundle):
 def test_not_a_bundle_folder(tmp_path):
     with pytest.raises(BundleError, match="not a bundle folder"):
         load_bundle(tmp_path / "nope")
+
+
+def test_extra_arrays_are_checksummed_and_read_without_pickle(bundle):
+    loaded = load_bundle(bundle)
+    assert np.array_equal(loaded.extra_array("training_rows.npy"), np.arange(10))
+    assert loaded.extra_array("other.npy") is None
+    extra = bundle / "extra" / "training_rows.npy"
+    extra.write_bytes(extra.read_bytes()[:-8])
+    with pytest.raises(BundleError, match=r"training_rows\.npy: SHA-256 mismatch"):
+        load_bundle(bundle)
+
+
+def test_object_arrays_are_not_stored(tmp_path, split_xy, fitted_detectors):
+    with pytest.raises(ValueError, match="numeric array"):
+        save_bundle(tmp_path / "b", split_xy["transform"], fitted_detectors,
+                    extra_files={"x.npy": np.array([{"a": 1}], dtype=object)})
