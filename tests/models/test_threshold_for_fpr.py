@@ -62,3 +62,30 @@ def test_float32_scores_compare_the_same_in_either_precision():
     thr = threshold_for_fpr(scores, 0.25)  # 1 of 4 may be flagged
     assert flagged(scores, thr) == 1
     assert flagged(scores.astype(np.float64), thr) == 1
+
+
+def test_tail_threshold_estimates_an_unseen_quantile():
+    from flowsentinel.models.base import tail_threshold
+
+    rng = np.random.default_rng(0)
+    z = rng.logistic(0.0, 1.0, 20_000)  # logit-space scores with a known tail
+    scores = 1 / (1 + np.exp(-z))
+    thr = tail_threshold(scores[:2_000], 0.001)
+    true = 1 / (1 + np.exp(-np.log(1 / 0.001 - 1)))  # logistic quantile: z = log(999)
+    assert abs(np.log(thr / (1 - thr)) - np.log(true / (1 - true))) < 1.5
+    # on fresh benign scores the realised FPR is near the target, not ~2x it
+    assert np.mean(scores[2_000:] >= thr) < 0.003
+    assert tail_threshold(scores[:19], 0.001) is None
+
+
+def test_calibrated_threshold_is_never_looser_than_the_empirical_one():
+    from flowsentinel.models.base import calibrate_threshold
+
+    rng = np.random.default_rng(1)
+    for n in (30, 996, 5_000):
+        benign = rng.beta(1, 20, n).astype(np.float32)
+        thr, est = calibrate_threshold(benign, 0.001)
+        assert thr >= est["empirical"]
+        assert (benign >= thr).sum() <= int(0.001 * n)
+        if est["tail"] is not None:
+            assert thr >= est["tail"] - 1e-6
