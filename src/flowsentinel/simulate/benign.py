@@ -15,9 +15,10 @@ import random
 from flowsentinel.simulate.wire import (
     ACK,
     LINUX,
-    LINUX_SERVER,
+    LINUX_2017,
     MACOS,
     MS,
+    OLD_LINUX_SERVER,
     Capture,
     Network,
     S,
@@ -66,7 +67,7 @@ def web(cap: Capture, rng: random.Random, net: Network, t: int) -> int:
         far = True
         t = dns(cap, rng, net, t) + 200
     else:
-        server, sst, rtt, far = net.web, LINUX_SERVER, lan_rtt(rng), True  # capture at the server's switch
+        server, sst, rtt, far = net.web, OLD_LINUX_SERVER, lan_rtt(rng), True  # capture at the server's switch
     https = rng.random() < 0.8
     n_conn = min(6, 1 + int(rng.expovariate(1 / 1.2)))
     end = t
@@ -96,9 +97,9 @@ def web(cap: Capture, rng: random.Random, net: Network, t: int) -> int:
 def ssh(cap: Capture, rng: random.Random, net: Network, t: int) -> int:
     """An interactive OpenSSH session: key exchange, public-key log-in, typing and output bursts."""
     client = rng.choice(net.clients)
-    cst = rng.choice((LINUX, MACOS))
+    cst = rng.choice((LINUX, LINUX_2017, MACOS))
     if rng.random() < 0.5:
-        server, sst, rtt = net.files, LINUX_SERVER, lan_rtt(rng)
+        server, sst, rtt = net.files, OLD_LINUX_SERVER, lan_rtt(rng)
     else:
         server, sst, rtt = net.remote_server(rng)
     conn = Tcp(cap, rng, t, client, server, 22, BENIGN, cst, sst, rtt).open()

@@ -12,7 +12,7 @@ import random
 from flowsentinel.simulate.wire import (
     MS,
     OLD_LINUX_SERVER,
-    WINDOWS,
+    WINDOWS_7,
     Capture,
     Network,
     S,
@@ -32,7 +32,7 @@ def botnet(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -> 
         period = rng.uniform(3, 8) * S
         t = t0 + rng.randint(0, int(period))
         while t < t1:
-            conn = Tcp(cap, rng, t, bot, net.c2, 8080, LABEL, WINDOWS, OLD_LINUX_SERVER, rtt).open()
+            conn = Tcp(cap, rng, t, bot, net.c2, 8080, LABEL, WINDOWS_7, OLD_LINUX_SERVER, rtt).open()
             conn.exchange(rng.randint(205, 215), rng.randint(150, 160), think_us=rng.randint(1 * MS, 4 * MS))
             if rng.random() < 0.1:  # a command: run it, POST the output
                 conn.wait(rng.randint(50 * MS, 2 * S))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from flowsentinel.simulate.wire import (
-    LINUX,
+    LINUX_2017,
     MS,
     OLD_LINUX_SERVER,
     Capture,
@@ -34,7 +34,7 @@ def ftp_patator(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int
     """FTP USER/PASS guesses: about 8 connections a second."""
     rtt = rng.randint(150, 900)
     for t in _waves(rng, t0, t1, 8.0):
-        conn = Tcp(cap, rng, t, net.attacker, net.files, 21, "FTP-Patator", LINUX, OLD_LINUX_SERVER, rtt,
+        conn = Tcp(cap, rng, t, net.attacker, net.files, 21, "FTP-Patator", LINUX_2017, OLD_LINUX_SERVER, rtt,
                    server_far=False).open()
         conn.wait(rng.randint(300, 3 * MS)).send(False, 20)  # "220 (vsFTPd 3.0.3)"
         for _ in range(rng.randint(1, 3)):
@@ -51,7 +51,7 @@ def ssh_patator(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int
     """SSH password guesses with paramiko: about 4 connections a second."""
     rtt = rng.randint(150, 900)
     for t in _waves(rng, t0, t1, 4.0):
-        conn = Tcp(cap, rng, t, net.attacker, net.files, 22, "SSH-Patator", LINUX, OLD_LINUX_SERVER, rtt,
+        conn = Tcp(cap, rng, t, net.attacker, net.files, 22, "SSH-Patator", LINUX_2017, OLD_LINUX_SERVER, rtt,
                    server_far=False).open()
         conn.send(True, 24)  # "SSH-2.0-paramiko_2.x\r\n"
         conn.wait(rng.randint(300, 2 * MS)).send(False, 41)  # OpenSSH banner

@@ -11,8 +11,8 @@ import random
 
 from flowsentinel.simulate.wire import (
     ACK,
-    LINUX_SERVER,
     MS,
+    OLD_LINUX_SERVER,
     SYN,
     WINDOWS,
     Capture,
@@ -40,7 +40,7 @@ def ddos(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -> No
         src = rng.choice(sources)
         if rng.random() < 0.6:
             stack = _FLOODER if rng.random() < 0.7 else WINDOWS
-            conn = Tcp(cap, rng, t, src, net.web, 80, LABEL, stack, LINUX_SERVER, rtt[src], server_far=False).open()
+            conn = Tcp(cap, rng, t, src, net.web, 80, LABEL, stack, OLD_LINUX_SERVER, rtt[src], server_far=False).open()
             conn.send(True, rng.choice((16, 18, 20, 77)))  # "GET / HTTP/1.0\r\n\r\n" and the like
             if rng.random() < 0.5:
                 conn.wait(lognormal_int(rng, 2 * MS, 1.0, 200, 1 * S))
@@ -55,5 +55,5 @@ def ddos(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -> No
             cap.tcp(t, spoofed, sp, net.web, 80, SYN, 0, rng.choice((512, 1024, 8192)), 0, rng.randint(40, 250))
             rt = t + 40
             for backoff in range(rng.randint(1, 5)):  # the server retransmits its SYN-ACK
-                cap.tcp(rt, net.web, 80, spoofed, sp, SYN | ACK, 0, 65160, 20, 64)
+                cap.tcp(rt, net.web, 80, spoofed, sp, SYN | ACK, 0, OLD_LINUX_SERVER.syn_win, 20, 64)
                 rt += (1 << backoff) * S

@@ -17,9 +17,9 @@ import random
 from flowsentinel.simulate.wire import (
     ACK,
     FIN,
-    LINUX,
-    LINUX_SERVER,
+    LINUX_2017,
     MS,
+    OLD_LINUX_SERVER,
     Capture,
     Network,
     S,
@@ -34,7 +34,7 @@ _PAGE = 11_595  # the victim's default page, bytes (headers included)
 
 
 def _attacker(rng: random.Random) -> tuple[int, Stack]:
-    return rng.randint(150, 900), LINUX
+    return rng.randint(150, 900), LINUX_2017
 
 
 def hulk(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -> None:
@@ -43,7 +43,7 @@ def hulk(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -> No
     t = t0
     while t < t1:
         t += int(rng.expovariate(1 / (10 * MS)))
-        conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS Hulk", st, LINUX_SERVER, rtt,
+        conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS Hulk", st, OLD_LINUX_SERVER, rtt,
                    server_far=False).open()
         conn.wait(rng.randint(20, 400))
         req = rng.randint(330, 520)
@@ -66,7 +66,7 @@ def goldeneye(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) 
     t = t0
     while t < t1:
         t += int(rng.expovariate(1 / (70 * MS)))
-        conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS GoldenEye", st, LINUX_SERVER, rtt,
+        conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS GoldenEye", st, OLD_LINUX_SERVER, rtt,
                    server_far=False).open()
         for i in range(rng.randint(1, 6)):
             if i:
@@ -84,7 +84,7 @@ def slowloris(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) 
     opened = t0
     for _ in range(n):
         opened += rng.randint(1 * MS, 20 * MS)
-        conn = Tcp(cap, rng, opened, net.attacker, net.web, 80, "DoS Slowloris", st, LINUX_SERVER, rtt,
+        conn = Tcp(cap, rng, opened, net.attacker, net.web, 80, "DoS Slowloris", st, OLD_LINUX_SERVER, rtt,
                    server_far=False).open()
         conn.send(True, rng.randint(190, 240))
         while conn.t < t1:
@@ -101,7 +101,7 @@ def slowhttptest(cap: Capture, rng: random.Random, net: Network, t0: int, t1: in
     while t < t1:
         t += int(rng.expovariate(1 / (150 * MS)))
         if rng.random() < 0.5:  # slow read: a tiny window, drained slowly
-            conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS Slowhttptest", small, LINUX_SERVER, rtt,
+            conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS Slowhttptest", small, OLD_LINUX_SERVER, rtt,
                        server_far=False).open()
             conn.send(True, rng.randint(90, 160))
             stop = conn.t + rng.randint(20 * S, 110 * S)
@@ -112,7 +112,7 @@ def slowhttptest(cap: Capture, rng: random.Random, net: Network, t0: int, t1: in
                 conn.pkt(conn.t, True, ACK, win=small.syn_win)
             conn.reset(by_client=False)
         else:  # slow POST: a large Content-Length, then a few body bytes every ~10 s
-            conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS Slowhttptest", st, LINUX_SERVER, rtt,
+            conn = Tcp(cap, rng, t, net.attacker, net.web, 80, "DoS Slowhttptest", st, OLD_LINUX_SERVER, rtt,
                        server_far=False).open()
             conn.send(True, rng.randint(230, 330))
             stop = conn.t + rng.randint(20 * S, 110 * S)

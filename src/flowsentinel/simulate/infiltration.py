@@ -16,7 +16,7 @@ import random
 from flowsentinel.simulate.wire import (
     MS,
     OLD_LINUX_SERVER,
-    WINDOWS,
+    WINDOWS_7,
     Capture,
     Network,
     S,
@@ -41,11 +41,11 @@ def infiltration(cap: Capture, rng: random.Random, net: Network, t0: int, t1: in
     t = t0
     for victim in rng.sample(net.clients, rng.randint(4, 8)):
         t += rng.randint(1 * S, 5 * S)
-        stage = Tcp(cap, rng, t, victim, net.attacker, 4444, LABEL, WINDOWS, OLD_LINUX_SERVER, rtt).open()
+        stage = Tcp(cap, rng, t, victim, net.attacker, 4444, LABEL, WINDOWS_7, OLD_LINUX_SERVER, rtt).open()
         stage.wait(rng.randint(1 * MS, 20 * MS)).send(False, 4).send(False, rng.randint(179_000, 181_000),
                                                                     rate_bps=20e6)
         stage.wait(rng.randint(50 * MS, 500 * MS)).close(by_client=True)
-        conn = Tcp(cap, rng, stage.t + rng.randint(100 * MS, 1 * S), victim, net.attacker, 443, LABEL, WINDOWS,
+        conn = Tcp(cap, rng, stage.t + rng.randint(100 * MS, 1 * S), victim, net.attacker, 443, LABEL, WINDOWS_7,
                    OLD_LINUX_SERVER, rtt).open()
         _tls(conn)
         while conn.t < t1 and conn.t < cap.end_us:
@@ -61,6 +61,6 @@ def infiltration(cap: Capture, rng: random.Random, net: Network, t0: int, t1: in
                     conn.exchange(rng.randint(330, 380), rng.randint(330, 360))
             conn.close(by_client=True)
             conn = Tcp(cap, rng, conn.t + rng.randint(100 * MS, 1 * S), victim, net.attacker, 443, LABEL,
-                       WINDOWS, OLD_LINUX_SERVER, rtt).open()
+                       WINDOWS_7, OLD_LINUX_SERVER, rtt).open()
             _tls(conn)
         conn.reset(by_client=True)

@@ -11,10 +11,10 @@ import random
 
 from flowsentinel.simulate.wire import (
     ACK,
-    LINUX,
-    LINUX_SERVER,
+    LINUX_2017,
     MS,
     NMAP,
+    OLD_LINUX_SERVER,
     RST,
     SYN,
     Capture,
@@ -41,7 +41,7 @@ def portscan(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -
         for port in ports:
             t += int(rng.expovariate(1 / 400)) + 20
             if connect:
-                conn = Tcp(cap, rng, t, net.attacker, target, port, LABEL, LINUX, LINUX_SERVER, rtt,
+                conn = Tcp(cap, rng, t, net.attacker, target, port, LABEL, LINUX_2017, OLD_LINUX_SERVER, rtt,
                            server_far=False)
                 if port in _OPEN:
                     conn.open().reset(by_client=True)
@@ -52,7 +52,7 @@ def portscan(cap: Capture, rng: random.Random, net: Network, t0: int, t1: int) -
             cap.label(6, net.attacker, sport, target, port, LABEL)
             cap.tcp(t, net.attacker, sport, target, port, SYN, 0, NMAP.syn_win, NMAP.syn_opts, NMAP.ttl)
             if port in _OPEN:
-                cap.tcp(t + 40, target, port, net.attacker, sport, SYN | ACK, 0, 65160, 20, 64)
+                cap.tcp(t + 40, target, port, net.attacker, sport, SYN | ACK, 0, OLD_LINUX_SERVER.syn_win, 20, 64)
                 cap.tcp(t + 40 + rtt, net.attacker, sport, target, port, RST, 0, 0, 0, NMAP.ttl)
             else:  # the internal hosts filter nothing: closed ports answer
                 cap.tcp(t + 40, target, port, net.attacker, sport, RST | ACK, 0, 0, 0, 64)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 
 from flowsentinel.simulate.wire import (
-    LINUX,
-    LINUX_SERVER,
+    LINUX_2017,
     MS,
+    OLD_LINUX_SERVER,
     Capture,
     Network,
     S,
@@ -24,7 +24,7 @@ __all__ = ["brute_force", "sql_injection", "xss"]
 
 
 def _session(cap, rng, net, t, label, requests, req, resp, gap) -> int:
-    conn = Tcp(cap, rng, t, net.attacker, net.web, 80, label, LINUX, LINUX_SERVER, rng.randint(150, 900),
+    conn = Tcp(cap, rng, t, net.attacker, net.web, 80, label, LINUX_2017, OLD_LINUX_SERVER, rng.randint(150, 900),
                server_far=False).open()
     for i in range(requests()):
         if i:

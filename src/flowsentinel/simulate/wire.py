@@ -26,6 +26,7 @@ __all__ = [
     "ACK",
     "FIN",
     "LINUX",
+    "LINUX_2017",
     "LINUX_SERVER",
     "MACOS",
     "MS",
@@ -35,6 +36,7 @@ __all__ = [
     "RST",
     "SYN",
     "WINDOWS",
+    "WINDOWS_7",
     "WINDOWS_SERVER",
     "Capture",
     "Network",
@@ -88,15 +90,19 @@ class Stack:
 
 
 WINDOWS = Stack("windows", 128, 64240, 1026, 12, 0, 1460)
+#: Windows 7 / 8.1, as on most of the dataset's victims in 2017.
+WINDOWS_7 = Stack("windows-7", 128, 8192, 256, 12, 0, 1460)
 MACOS = Stack("macos", 64, 65535, 2058, 24, 12, 1448)
 LINUX = Stack("linux", 64, 64240, 502, 20, 12, 1448)
+#: Linux of 2017 (Kali, Ubuntu 16.04): a 29200-byte SYN window.
+LINUX_2017 = Stack("linux-2017", 64, 29200, 229, 20, 12, 1448)
 LINUX_SERVER = Stack("linux-server", 64, 65160, 509, 20, 12, 1448)
 OLD_LINUX_SERVER = Stack("linux-server-2012", 64, 28960, 227, 20, 12, 1448)
 WINDOWS_SERVER = Stack("windows-server", 128, 8192, 513, 12, 0, 1460)
 #: nmap's raw SYN probes: a 1024-byte window and only the MSS option.
 NMAP = Stack("nmap", 44, 1024, 1024, 4, 0, 1460)
 
-CLIENT_STACKS = (WINDOWS, WINDOWS, WINDOWS, MACOS, LINUX)
+CLIENT_STACKS = (WINDOWS, WINDOWS_7, WINDOWS_7, MACOS, LINUX, LINUX_2017)
 SERVER_STACKS = (LINUX_SERVER, LINUX_SERVER, OLD_LINUX_SERVER, WINDOWS_SERVER)
 
 
@@ -109,6 +115,7 @@ class Network:
     """
 
     dns = "192.168.10.3"
+    # the site's own servers run Ubuntu 16.04 (OLD_LINUX_SERVER), for benign users and attackers alike
     web = "192.168.10.50"  # intranet web server; victim of DoS, web attacks, Heartbleed
     files = "192.168.10.51"  # FTP and SSH server; victim of brute force
     attacker = "203.0.113.66"
