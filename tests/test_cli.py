@@ -42,6 +42,9 @@ def test_unknown_detector_and_missing_data_are_clear_errors(tmp_path, capsys, fi
     assert "svm" in capsys.readouterr().err
     assert run("train", "--data", tmp_path / "nope", "--out", tmp_path / "b") == 2
     assert "nope" in capsys.readouterr().err
+    assert run("train", "--data", fixtures_dir / "improved_small.csv", "--out", tmp_path / "b",
+               "--set", "cnn.n_members") == 2
+    assert "DETECTOR.PARAM=VALUE" in capsys.readouterr().err
     assert run("evaluate", "--bundle", tmp_path / "no-bundle", "--data", fixtures_dir / "improved_small.csv",
                "--json", tmp_path / "e.json") == 2
     assert "no-bundle" in capsys.readouterr().err
@@ -58,7 +61,8 @@ def test_unknown_label_stops_training_with_file_and_line(tmp_path, capsys, fixtu
 @pytest.fixture(scope="module")
 def trained(sample_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "bundle"
-    assert run("train", "--data", sample_dir, "--out", out, "--seeds", "1") == 0
+    # one CNN member instead of the default three keeps the suite's run time down
+    assert run("train", "--data", sample_dir, "--out", out, "--seeds", "1", "--set", "cnn.n_members=1") == 0
     return out
 
 
@@ -70,6 +74,7 @@ def test_train_writes_a_verified_bundle(trained):
     assert set(manifest["detectors"]) == {"rf", "cnn"}
     assert manifest["metadata"]["split"]["kind"] == "grouped"
     assert manifest["metadata"]["config"]["include_identifiers"] is False
+    assert manifest["detectors"]["cnn"]["metadata"]["params"]["n_members"] == 1  # --set is recorded
     assert not list(trained.rglob("*.pkl")) and not list(trained.rglob("*.joblib"))
 
 

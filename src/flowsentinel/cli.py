@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also use Src Port, Dst Port and Protocol as inputs (shortcuts on CICIDS-2017; recorded)")
     t.add_argument("--attempted", choices=("normal", "drop"), default="normal",
                    help="'… - Attempted' labels: treat as Normal (default) or drop")
+    t.add_argument("--set", action="append", metavar="DETECTOR.PARAM=VALUE", dest="params",
+                   help="a detector hyper-parameter, repeatable: e.g. --set rf.n_estimators=200 "
+                   "--set cnn.n_members=1 (recorded in the manifest)")
     t.add_argument("--hold-out", metavar="FAMILY",
                    help="leave-one-family-out: keep every flow of this attack family (e.g. 'Botnet') out of "
                    "training and validation and test on it, as an unseen attack")
@@ -130,13 +133,14 @@ def _setup_logging(args: argparse.Namespace) -> bool | None:
 
 def _train(args, progress):
     from flowsentinel.data.loader import load_flows
-    from flowsentinel.training import TrainConfig, parse_detectors, train_bundle
+    from flowsentinel.training import TrainConfig, parse_detectors, parse_params, train_bundle
 
     config = TrainConfig(
         detectors=parse_detectors(args.detectors), split=args.split,
         seeds=tuple(range(args.seed, args.seed + max(args.seeds, 1))),
         target_fpr=args.target_fpr, benign_prevalence=args.benign_prevalence,
         include_identifiers=args.include_identifiers, attempted=args.attempted, hold_out_family=args.hold_out,
+        detector_params=parse_params(args.params),
     )
     config.validate()
     loaded = load_flows(args.data, cache_dir=args.cache, progress=progress)

@@ -296,3 +296,28 @@ def parse_detectors(text: str | Sequence[str]) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"unknown detector(s) {unknown or text!r}; choose from {','.join(sorted(DETECTORS))}")
     return tuple(dict.fromkeys(names))
+
+
+def parse_params(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """``["cnn.n_members=1", "rf.n_estimators=200"]`` → ``{"cnn": {"n_members": 1}, ...}``.
+
+    Values are read as JSON when they parse (numbers, booleans, lists, null),
+    else kept as text; the detector's constructor checks them.
+    """
+    import json
+
+    params: dict[str, dict[str, Any]] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        det, dot, name = key.partition(".")
+        if not sep or not dot or not det or not name:
+            raise ValueError(f"--set {item!r}: expected DETECTOR.PARAM=VALUE, e.g. cnn.n_members=1")
+        if det not in DETECTORS:
+            raise ValueError(f"--set {item!r}: unknown detector {det!r}; choose from {sorted(DETECTORS)}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        params.setdefault(det, {})[name] = parsed
+    return params
+
