@@ -133,9 +133,12 @@ def bench_scoring(detectors: list[str], repeat: int) -> dict:
         else:
             net = det.network_.eval()
 
-            def forward(A, net=net):
+            members = list(net) if isinstance(net, torch.nn.ModuleList) else [net]
+
+            def forward(A, members=members):  # what the ONNX graph computes: the members' mean P(attack)
                 with torch.no_grad():
-                    return torch.sigmoid(net(torch.from_numpy(A)))
+                    x = torch.from_numpy(A)
+                    return torch.stack([torch.sigmoid(m(x).reshape(-1)) for m in members]).mean(0)
 
             engines["torch forward"] = forward
         for batch in (1, 64, 10_000):
