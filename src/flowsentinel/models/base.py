@@ -30,7 +30,7 @@ import onnxruntime as ort
 
 from flowsentinel.models.transform import NotFittedError
 
-__all__ = ["Detector", "NotFittedError", "calibrate_threshold", "make_session", "tail_threshold",
+__all__ = ["Detector", "NotFittedError", "OnnxServed", "calibrate_threshold", "make_session", "tail_threshold",
            "threshold_for_fpr"]
 
 log = logging.getLogger(__name__)
@@ -380,3 +380,23 @@ class Detector(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
+
+
+class OnnxServed:
+    """Mixin for detectors served by ONNX Runtime from ``onnx_bytes_``.
+
+    The graph takes one float32 input ``(n, n_features)`` and its first output
+    is P(attack) ``(n,)``; ``ort_threads`` sets the session's intra-op threads.
+    """
+
+    onnx_bytes_: bytes
+    ort_threads: int
+
+    def _start_session(self) -> None:
+        self._session = make_session(self.onnx_bytes_, threads=self.ort_threads)
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [self._session.get_outputs()[0].name]
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return self._session.run(self._outputs, {self._input: X})[0]
+

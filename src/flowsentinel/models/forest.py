@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from flowsentinel.models.base import Detector, make_session
+from flowsentinel.models.base import Detector, OnnxServed
 
 __all__ = ["RandomForestDetector"]
 
@@ -52,7 +52,7 @@ def _attack_probability_graph(model):
     return model
 
 
-class RandomForestDetector(Detector):
+class RandomForestDetector(OnnxServed, Detector):
     """Random Forest on transformed flow features, scored through ONNX Runtime.
 
     Parameters
@@ -160,14 +160,6 @@ class RandomForestDetector(Detector):
                  self.n_estimators, self.n_nodes_, len(y), self.fit_seconds_,
                  len(self.onnx_bytes_) / 1e6)
         self._start_session()
-
-    def _start_session(self) -> None:
-        self._session = make_session(self.onnx_bytes_, threads=self.ort_threads)
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = [self._session.get_outputs()[0].name]
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._session.run(self._outputs, {self._input: X})[0]
 
     def learned(self) -> dict[str, Any]:
         return {

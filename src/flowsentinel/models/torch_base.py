@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from flowsentinel.models.base import Detector, make_session
+from flowsentinel.models.base import Detector, OnnxServed
 
 __all__ = ["TorchDetector"]
 
@@ -77,7 +77,7 @@ def _focal_bce(logits: torch.Tensor, target: torch.Tensor, gamma: float) -> torc
     return (1 - p_t) ** gamma * bce
 
 
-class TorchDetector(Detector):
+class TorchDetector(OnnxServed, Detector):
     """Training loop, determinism, device, ONNX export and ORT scoring for torch models.
 
     Parameters
@@ -311,14 +311,6 @@ class TorchDetector(Detector):
                 dynamic_axes={"X": {0: "n_flows"}, "P_attack": {0: "n_flows"}},
             )
         return buf.getvalue()
-
-    def _start_session(self) -> None:
-        self._session = make_session(self.onnx_bytes_, threads=self.ort_threads)
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = [self._session.get_outputs()[0].name]
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._session.run(self._outputs, {self._input: X})[0]
 
     def learned(self) -> dict[str, Any]:
         return {
