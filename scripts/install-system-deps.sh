@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: iproute2 (network namespaces for the
-# live-capture test), curl (real HTTP traffic inside them) and procps (sysctl).
+# live-capture test), curl (real HTTP traffic inside them), procps (sysctl) and
+# chromium (the dashboard's real-browser test drives /usr/bin/chromium through
+# Playwright; Playwright's own browser downloads are never used).
 # Installs only what is missing; needs root (CI runs as root).
 set -euo pipefail
-declare -A need=([ip]=iproute2 [curl]=curl [sysctl]=procps)
+declare -A need=([ip]=iproute2 [curl]=curl [sysctl]=procps [chromium]=chromium)
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
