@@ -4,27 +4,35 @@
 :class:`~flowsentinel.capture.packets.RawFrames`, which is what a live source
 yields) and yields :class:`~flowsentinel.capture.meter.FlowChunk` s; file and
 interface share this one path: source → :func:`decode_frames` → :class:`FlowMeter`.
+
+pandas and tqdm are imported only by what needs them (a frame, a progress
+bar), so ``flowsentinel capture`` from a pcap to a CSV does not pay their
+start-up.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
 from flowsentinel import schema
 from flowsentinel.capture.meter import FlowChunk, FlowMeter, MeterStats
 from flowsentinel.capture.packets import RawFrames, decode_frames
 from flowsentinel.capture.pcapfile import PcapFileSource
 from flowsentinel.capture.profiles import SemanticsProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FlowStreamer", "flows_to_frame", "meter_pcap", "write_flow_csv"]
 
@@ -85,10 +93,14 @@ class FlowStreamer:
         meter = self.meter
         other_zero = meter.profile.quirk_other_protocols_as_zero
         expire_now = getattr(self.source, "expire_now", None)
-        bar = tqdm(unit="pkt", unit_scale=True, desc=str(getattr(self.source, "path", "packets")),
-                   disable=not self.progress)
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(unit="pkt", unit_scale=True, desc=str(getattr(self.source, "path", "packets")))
         for frames in self.source:
-            bar.update(len(frames))
+            if bar is not None:
+                bar.update(len(frames))
             chunk = meter.update(decode_frames(frames, other_protocols_as_zero=other_zero))
             if len(chunk):
                 yield chunk
@@ -98,7 +110,8 @@ class FlowStreamer:
                     chunk = meter.expire(now)
                     if len(chunk):
                         yield chunk
-        bar.close()
+        if bar is not None:
+            bar.close()
         chunk = meter.flush()
         if len(chunk):
             yield chunk
@@ -112,6 +125,16 @@ class FlowStreamer:
     def to_frame(self) -> pd.DataFrame:
         """All flows as one DataFrame (columns ``IDENTIFIERS + FEATURES``)."""
         return flows_to_frame(list(self))
+
+    def to_csv(self, path: str | os.PathLike[str]) -> int:
+        """Write every flow to ``path`` as the release's CSV, chunk by chunk; return the flow count.
+
+        Same file as ``write_flow_csv(self.to_frame(), path)``, without
+        holding all flows (or pandas) in memory: see :func:`write_flow_csv`.
+        """
+        before = self.meter.stats.flows
+        write_flow_csv(self, path)
+        return self.meter.stats.flows - before
 
 
 def meter_pcap(path: str | os.PathLike[str], profile: str | SemanticsProfile | None = None,
@@ -132,6 +155,8 @@ def flows_to_frame(records: FlowChunk | Iterable[FlowChunk] | Iterable[dict]) ->
     -------
     DataFrame, shape (n_flows, 88)
     """
+    import pandas as pd
+
     names = [*schema.IDENTIFIERS, *schema.FEATURES]
     if isinstance(records, FlowChunk):
         records = [records]
@@ -158,6 +183,7 @@ def flows_to_frame(records: FlowChunk | Iterable[FlowChunk] | Iterable[dict]) ->
 
 
 def _fmt(value: float, integral: bool) -> str:
+    """One value as the release wrote it (the slow path, for columns that are not numpy numbers)."""
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     v = float(value)
@@ -170,8 +196,83 @@ def _fmt(value: float, integral: bool) -> str:
     return repr(v)
 
 
-def write_flow_csv(frame: pd.DataFrame, path: str | os.PathLike[str],
-                   labels: Iterable[str] | None = None) -> Path:
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_TABLE_SIZE = 8192  # counts, flags, packet and header lengths: most values of most columns
+
+
+@functools.cache
+def _small_texts(as_float: bool) -> np.ndarray:
+    """Text of 0 .. _TABLE_SIZE - 1 as ints (``"3"``) or as float reprs (``"3.0"``), an object array."""
+    return np.array([repr(float(i)) if as_float else str(i) for i in range(_TABLE_SIZE)], dtype=object)
+
+
+def _feature_text(col, integral: bool) -> list[str]:
+    """A feature column as CSV fields, a few numpy passes per column instead of a call per value.
+
+    Same text as :func:`_fmt` value by value: integers as integers, floats as
+    Python's shortest round-trip ``repr``, whole floats of ``integral``
+    columns as integers, non-finite values as ``NaN`` / ``Infinity`` /
+    ``-Infinity`` (the release's Java spelling).  Small whole values come
+    from a table; only the others are formatted one by one.
+    """
+    arr = col.to_numpy() if hasattr(col, "to_numpy") else col
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+        return [_fmt(v, integral) for v in (col.tolist() if hasattr(col, "tolist") else col)]
+    is_int = arr.dtype.kind != "f"
+    if is_int:
+        fast = (arr >= 0) & (arr < _TABLE_SIZE)
+    else:
+        # repr(-0.0) is "-0.0": only an integral column may write it from the table ("0")
+        fast = (arr == np.floor(arr)) & (arr < _TABLE_SIZE) & ((arr > -1) if integral else ~np.signbit(arr))
+    out = _small_texts(not (is_int or integral))[np.where(fast, arr, 0).astype(np.intp)]
+    slow = np.flatnonzero(~fast)
+    if slow.size:
+        vals = arr[slow].tolist()  # Python ints or floats, as the per-value writer saw them
+        if is_int:
+            texts = list(map(str, vals))
+        else:
+            texts = ([str(int(v)) if v.is_integer() else repr(v) for v in vals] if integral
+                     else list(map(repr, vals)))
+            texts = [_NON_FINITE.get(t, t) for t in texts]
+        out[slow] = np.fromiter(texts, dtype=object, count=slow.size)
+    return out.tolist()
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _text(values, none: str = "None") -> list[str]:
+    """Text fields quoted as ``csv.writer`` quotes them (QUOTE_MINIMAL); ``None`` as ``none``."""
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+    out = [none if v is None else str(v) for v in values]
+    if _SPECIAL.search("".join(out)):
+        out = ['"' + v.replace('"', '""') + '"' if _SPECIAL.search(v) else v for v in out]
+    return out
+
+
+def _rows(col, start: int, stop: int):
+    """Rows ``start:stop`` of a column (ndarray, list or Series), by position."""
+    return col.iloc[start:stop] if hasattr(col, "iloc") else col[start:stop]
+
+
+def _write_rows(fh, columns: dict[str, object], names: list[str], integral: dict[str, bool],
+                first_id: int, labels: list | None) -> None:
+    """Append one block of rows (``columns``: name → column of equal length) to an open CSV."""
+    fields = [_text(columns[c]) if c in schema.IDENTIFIERS else _feature_text(columns[c], integral[c])
+              for c in names]
+    n = len(fields[0]) if fields else 0
+    if not n:
+        return
+    ids = map(str, range(first_id + 1, first_id + n + 1))
+    if labels is not None:
+        fields += [_text(labels, none=""), ["-1"] * n]  # csv.writer writes None as ""
+    fh.write("\r\n".join(map(",".join, zip(ids, *fields))))
+    fh.write("\r\n")
+
+
+def write_flow_csv(flows: pd.DataFrame | FlowChunk | Iterable[FlowChunk], path: str | os.PathLike[str],
+                   labels: Iterable[str] | None = None, block_rows: int = 65_536) -> Path:
     """Write flows as a CSV with the improved release's header and conventions.
 
     Columns: ``id``, the identifiers, the 81 features, then ``Label`` and
@@ -179,47 +280,70 @@ def write_flow_csv(frame: pd.DataFrame, path: str | os.PathLike[str],
     rejects an empty ``Label``, and reads unlabelled files without one).
     Integer features are written as integers, real ones as shortest
     round-trip decimals, non-finite values as ``Infinity`` / ``NaN`` (as the
-    release's meter wrote them).
+    release's meter wrote them).  Values are formatted a column at a time and
+    written in blocks of rows, so a chunk stream (a :class:`FlowStreamer`)
+    goes to disk without ever being one frame.
 
     Parameters
     ----------
-    frame : DataFrame
-        Columns ``schema.IDENTIFIERS + schema.FEATURES`` (extra columns ignored).
+    flows : DataFrame, FlowChunk or iterable of FlowChunk
+        Columns ``schema.IDENTIFIERS + schema.FEATURES`` (extra columns
+        ignored); a chunk stream is written as it comes.
     path : str or Path
         Output file.
     labels : iterable of str, optional
         One label per flow (e.g. ``"BENIGN"``).
+    block_rows : int
+        Rows formatted and written at a time (bounds the memory of the text).
 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    KeyError
+        When the flows lack a schema column (the message names some).
+    ValueError
+        When the number of labels differs from the number of flows.
     """
     names = [*schema.IDENTIFIERS, *schema.FEATURES]
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        raise KeyError(f"frame lacks {len(missing)} schema column(s), e.g. {missing[:3]}")
     lab = None if labels is None else list(labels)
-    if lab is not None and len(lab) != len(frame):
-        raise ValueError(f"{len(lab)} labels for {len(frame)} flows")
     out = Path(path)
     header = ["id", *names] + (["Label", "Attempted Category"] if lab is not None else [])
-    formatters = []
-    for c in names:
-        col = frame[c]
-        if c in schema.IDENTIFIERS:
-            formatters.append(None)
-        else:
-            integral = col.dtype.kind in "iu" or c in _INTEGRAL_FLOATS
-            formatters.append(integral)
-    cols = [frame[c].tolist() for c in names]
+    pd = sys.modules.get("pandas")  # a DataFrame means pandas is loaded; never import it here
+    if pd is not None and isinstance(flows, pd.DataFrame):
+        missing = [c for c in names if c not in flows.columns]
+        if missing:
+            raise KeyError(f"frame lacks {len(missing)} schema column(s), e.g. {missing[:3]}")
+        if lab is not None and len(lab) != len(flows):
+            raise ValueError(f"{len(lab)} labels for {len(flows)} flows")
+        integral = {c: flows[c].dtype.kind in "iu" or c in _INTEGRAL_FLOATS for c in names}
+        whole = {c: flows[c].to_numpy() if isinstance(flows[c].dtype, np.dtype) else flows[c] for c in names}
+        parts: Iterable[tuple[dict, int]] = [(whole, len(flows))]
+    else:
+        chunks = [flows] if isinstance(flows, FlowChunk) else flows
+        parts = ((c.columns, len(c)) for c in chunks if len(c))
+        integral = None
+    written = 0
     with open(out, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for i, row in enumerate(zip(*cols)):
-            vals = [str(i + 1)]
-            for v, integral in zip(row, formatters):
-                vals.append(str(v) if integral is None else _fmt(v, integral))
-            if lab is not None:
-                vals += [lab[i], "-1"]
-            w.writerow(vals)
+        csv.writer(fh).writerow(header)
+        for columns, size in parts:
+            missing = [c for c in names if c not in columns]
+            if missing:
+                raise KeyError(f"flow chunk lacks {len(missing)} schema column(s), e.g. {missing[:3]}")
+            kinds = integral or {c: np.asarray(columns[c]).dtype.kind in "iu" or c in _INTEGRAL_FLOATS
+                                 for c in schema.FEATURES}
+            for i in range(0, size, block_rows):
+                n = min(block_rows, size - i)
+                block = {c: _rows(columns[c], i, i + n) for c in names} if n < size else columns
+                block_labels = None
+                if lab is not None:
+                    block_labels = lab[written:written + n]
+                    if len(block_labels) != n:
+                        raise ValueError(f"{len(lab)} labels for more than {len(lab)} flows")
+                _write_rows(fh, block, names, kinds, written, block_labels)
+                written += n
+    if lab is not None and written != len(lab):
+        raise ValueError(f"{len(lab)} labels for {written} flows")
     return out
