@@ -939,6 +939,13 @@
     if (changed || !Object.keys(panels).length) buildPanels();
     document.body.dataset.labelled = String(S.labelled);
     const last = typeof msg.last_alert_id === "number" ? msg.last_alert_id : null;
+    if (last !== null && last < S.maxAlertId) {
+      // the server's store is not the one we were watching (wiped or replaced): start over
+      S.alerts.clear();
+      S.maxAlertId = 0;
+    }
+    if (S.framesIn > 1 && S.hellos > 0) loadTrends();   // live increments missed while away
+    S.hellos = (S.hellos || 0) + 1;
     if (S.maxAlertId === 0) {
       loadAlerts();                          // first connect: the newest page
     } else if (last === null || last > S.maxAlertId) {
