@@ -1,0 +1,442 @@
+"""The alert store: SQLite in WAL mode, alerts plus a rolling window of verdicts.
+
+Durability rule: :meth:`AlertStore.write_batch` commits a batch's alerts
+(and its verdicts) *before* the pipeline publishes them, so every alert a
+client was shown or the API returned survives ``kill -9`` and a restart.
+WAL with ``synchronous=NORMAL`` makes a commit durable against a crash of the
+process; ``synchronous="FULL"`` also against losing power, at an fsync per batch.
+
+Rows are stored column-wise and compactly (scores, features and explanations
+as little-endian float blobs) because the pipeline writes thousands per
+second; they become the JSON shape of ``docs/live.md`` only when read.
+Alert ids and verdict sequence numbers never repeat, also after retention
+removed every row: their high-water marks live in the ``meta`` table.
+
+Retention: verdicts beyond the newest ``verdict_window`` are removed;
+alerts older than ``alert_retention_s`` or beyond the newest ``max_alerts``
+are removed.  Each pass is counted in :attr:`AlertStore.removed`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowsentinel.stream.record import TOP_FEATURES, VerdictBatch
+
+__all__ = ["ALERT_STATUSES", "AlertQuery", "AlertStore", "CursorError", "StoreError"]
+
+log = logging.getLogger(__name__)
+
+ALERT_STATUSES = ("new", "acknowledged", "false_positive")
+UNLABELLED = "unlabelled"
+_RETENTION_EVERY_S = 2.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, bundle TEXT, source TEXT,
+    detectors TEXT NOT NULL, thresholds TEXT NOT NULL, features TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, run INTEGER NOT NULL, seq INTEGER, ts REAL NOT NULL, ingest_ts REAL,
+    timestamp REAL, flow_id TEXT, src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER,
+    protocol INTEGER, label TEXT, family TEXT, flagged TEXT NOT NULL, scores BLOB NOT NULL,
+    latency BLOB NOT NULL, features BLOB, top BLOB,
+    status TEXT NOT NULL DEFAULT 'new', note TEXT, updated_at REAL);
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
+CREATE INDEX IF NOT EXISTS alerts_family ON alerts (family, id);
+CREATE TABLE IF NOT EXISTS verdicts (
+    seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, ts REAL NOT NULL, ingest_ts REAL, timestamp REAL,
+    flow_id TEXT, src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER, protocol INTEGER,
+    label TEXT, family TEXT, alert INTEGER NOT NULL, scores BLOB NOT NULL, latency BLOB NOT NULL);
+"""
+
+_ALERT_COLS = ("id, run, seq, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, dst_ip, dst_port, protocol, "
+               "label, family, flagged, scores, latency, features, top, status, note, updated_at")
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; names the file."""
+
+
+class CursorError(ValueError):
+    """A pagination cursor that this store did not hand out."""
+
+
+@dataclass
+class AlertQuery:
+    """Filters of ``GET /api/v1/alerts``; every field optional."""
+
+    since: float | None = None
+    until: float | None = None
+    family: str | None = None
+    detector: str | None = None
+    status: str | None = None
+    after_id: int | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass
+class _Run:
+    detectors: tuple[str, ...]
+    thresholds: np.ndarray
+    features: tuple[str, ...]
+
+
+def _rows_bytes(arr: np.ndarray) -> list[bytes]:
+    """One little-endian blob per row of a 2-D array."""
+    arr = np.ascontiguousarray(arr)
+    if arr.shape[0] == 0:
+        return []
+    buf, k = arr.tobytes(), arr.shape[1] * arr.itemsize
+    return [buf[i:i + k] for i in range(0, len(buf), k)]
+
+
+def _opt(x: Any) -> Any:
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _encode_cursor(direction: str, last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{direction}:{last_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        direction, _, last = text.partition(":")
+        if direction not in ("a", "d"):
+            raise ValueError
+        return direction, int(last)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise CursorError(f"cursor {cursor!r} is not one this server handed out; "
+                          "start again without a cursor") from None
+
+
+@dataclass
+class AlertStore:
+    """Alerts and recent verdicts in one SQLite file (WAL).
+
+    Parameters
+    ----------
+    path : path
+        Database file; its folder is created.
+    verdict_window : int
+        How many of the newest verdicts are kept (0 keeps none).
+    alert_retention_s : float
+        Alerts older than this many seconds are removed.
+    max_alerts : int
+        At most this many alerts are kept (the newest).
+    synchronous : str
+        SQLite ``synchronous`` pragma: ``NORMAL`` (survives a process crash) or ``FULL``.
+    """
+
+    path: Path
+    verdict_window: int = 100_000
+    alert_retention_s: float = 30 * 86400.0
+    max_alerts: int = 1_000_000
+    synchronous: str = "NORMAL"
+    removed: dict[str, int] = field(default_factory=lambda: {"alerts": 0, "verdicts": 0})
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if self.synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, got {self.synchronous!r}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = self._connect()
+            self._w.executescript(_SCHEMA)
+            self._w.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the alert store {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._runs: dict[int, _Run] = {}
+        self._last_retention = 0.0
+        meta = dict(self._w.execute("SELECT key, value FROM meta").fetchall())
+        top_alert = self._w.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0]
+        top_seq = self._w.execute("SELECT COALESCE(MAX(seq), -1) FROM verdicts").fetchone()[0]
+        self._next_alert = max(int(meta.get("next_alert_id", 1)), top_alert + 1)
+        self._next_seq = max(int(meta.get("next_seq", 0)), top_seq + 1)
+        log.info("alert store %s opened: next alert id %d, next seq %d", self.path, self._next_alert,
+                 self._next_seq)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:  # made in another thread; closes at exit
+                    pass
+            self._readers.clear()
+        with self._lock:
+            self._w.close()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next scored flow gets (continues across restarts)."""
+        return self._next_seq
+
+    def start_run(self, *, detectors: tuple[str, ...], thresholds: dict[str, float],
+                  features: tuple[str, ...], bundle: str | None = None, source: str | None = None) -> int:
+        """Record the bundle a pipeline scores with; its alerts refer to it."""
+        with self._lock:
+            cur = self._w.execute(
+                "INSERT INTO runs (started, bundle, source, detectors, thresholds, features) VALUES (?,?,?,?,?,?)",
+                (time.time(), bundle, source, json.dumps(list(detectors)),
+                 json.dumps([float(thresholds[d]) for d in detectors]), json.dumps(list(features))))
+            return int(cur.lastrowid)
+
+    def write_batch(self, batch: VerdictBatch, run: int) -> int:
+        """Commit a batch's verdicts and alerts; returns the id of its first alert.
+
+        Assigns ``batch.seq0``.  The batch's alerts get consecutive ids from
+        the returned one.  Called from one writer thread at a time.
+        """
+        n = len(batch)
+        with self._lock:
+            batch.seq0 = self._next_seq
+            first = self._next_alert
+            seqs = range(self._next_seq, self._next_seq + n)
+            ts = [batch.scored_ts] * n
+            scores = _rows_bytes(batch.scores.astype("<f8"))
+            latency = np.asarray(batch.latency_ms, dtype="<f4").tobytes()
+            ports = [batch.src_port.tolist(), batch.dst_port.tolist(), batch.protocol.tolist()]
+            label = batch.label if batch.label is not None else [None] * n
+            family = batch.family if batch.family is not None else [None] * n
+            ingest = batch.ingest_ts.tolist()
+            stamp = batch.timestamp.tolist()
+            try:
+                self._w.execute("BEGIN")
+                if self.verdict_window > 0:
+                    self._w.executemany(
+                        "INSERT INTO verdicts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        zip(seqs, [run] * n, ts, ingest, stamp, batch.flow_id, batch.src_ip, ports[0],
+                            batch.dst_ip, ports[1], ports[2], label, family, batch.alert.tolist(), scores,
+                            [latency] * n))
+                rows = batch.alert_rows
+                if len(rows):
+                    names = np.array(batch.detectors, dtype=object)
+                    flagged = ["," + ",".join(names[f]) + "," for f in batch.flags[rows]]
+                    top = np.concatenate([batch.top_idx, batch.top_z, batch.top_weight], axis=1).astype("<f4")
+                    r = rows.tolist()
+                    self._w.executemany(
+                        "INSERT INTO alerts (id, run, seq, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, "
+                        "dst_ip, dst_port, protocol, label, family, flagged, scores, latency, features, top) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        zip(range(first, first + len(r)), [run] * len(r), [seqs[i] for i in r], ts,
+                            [ingest[i] for i in r], [stamp[i] for i in r], batch.flow_id[rows],
+                            batch.src_ip[rows], [ports[0][i] for i in r], batch.dst_ip[rows],
+                            [ports[1][i] for i in r], [ports[2][i] for i in r],
+                            [label[i] for i in r], [family[i] for i in r], flagged,
+                            [scores[i] for i in r], [latency] * len(r),
+                            _rows_bytes(batch.alert_features.astype("<f8")), _rows_bytes(top)))
+                self._next_seq += n
+                self._next_alert += len(rows)
+                self._w.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                    (("next_seq", self._next_seq), ("next_alert_id", self._next_alert)))
+                self._w.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._w.in_transaction:
+                    self._w.execute("ROLLBACK")
+                self._next_seq, self._next_alert = seqs.start, first
+                raise StoreError(f"cannot write to the alert store {self.path}: {exc}") from None
+            if time.monotonic() - self._last_retention > _RETENTION_EVERY_S:
+                self._retention()
+        return first
+
+    def _retention(self) -> None:
+        """Apply the retention policy (caller holds the writer lock)."""
+        self._last_retention = time.monotonic()
+        w = self._w
+        cur = w.execute("DELETE FROM verdicts WHERE seq < ?", (self._next_seq - self.verdict_window,))
+        self.removed["verdicts"] += cur.rowcount
+        cur = w.execute("DELETE FROM alerts WHERE ts < ? OR id < ?",
+                        (time.time() - self.alert_retention_s, self._next_alert - self.max_alerts))
+        self.removed["alerts"] += cur.rowcount
+        if cur.rowcount:
+            log.info("retention removed %d alerts from %s", cur.rowcount, self.path)
+
+    def update_alert(self, alert_id: int, status: str | None = None, note: str | None = None,
+                     clear_note: bool = False) -> dict[str, Any] | None:
+        """Set an alert's status and/or note; returns the updated alert, or None if it does not exist."""
+        if status is not None and status not in ALERT_STATUSES:
+            raise ValueError(f"status must be one of {ALERT_STATUSES}, got {status!r}")
+        sets, args = ["updated_at = ?"], [time.time()]
+        if status is not None:
+            sets.append("status = ?")
+            args.append(status)
+        if note is not None or clear_note:
+            sets.append("note = ?")
+            args.append(note)
+        with self._lock:
+            cur = self._w.execute(f"UPDATE alerts SET {', '.join(sets)} WHERE id = ?", (*args, alert_id))
+        if cur.rowcount == 0:
+            return None
+        return self.get_alert(alert_id)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _run(self, conn: sqlite3.Connection, run: int) -> _Run:
+        info = self._runs.get(run)
+        if info is None:
+            row = conn.execute("SELECT detectors, thresholds, features FROM runs WHERE id = ?", (run,)).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: alert refers to unknown run {run}")
+            info = _Run(tuple(json.loads(row[0])), np.asarray(json.loads(row[1])), tuple(json.loads(row[2])))
+            self._runs[run] = info
+        return info
+
+    def _alert(self, conn: sqlite3.Connection, row: tuple, with_features: bool = True) -> dict[str, Any]:
+        (aid, run, seq, ts, ingest_ts, stamp, flow_id, src_ip, src_port, dst_ip, dst_port, protocol, label,
+         family, _flagged, scores, latency, features, top, status, note, updated_at) = row
+        info = self._run(conn, run)
+        s = np.frombuffer(scores, dtype="<f8")
+        lat = np.frombuffer(latency, dtype="<f4")
+        verdicts = {d: bool(s[j] >= info.thresholds[j]) for j, d in enumerate(info.detectors)}
+        v = list(verdicts.values())
+        out = {
+            "seq": seq, "flow_id": flow_id, "src_ip": src_ip, "src_port": src_port, "dst_ip": dst_ip,
+            "dst_port": dst_port, "protocol": protocol, "timestamp": _opt(stamp), "ingest_ts": ingest_ts,
+            "scored_ts": ts,
+            "scores": {d: float(s[j]) for j, d in enumerate(info.detectors)},
+            "verdicts": verdicts,
+            "latency_ms": {d: round(float(lat[j]), 3) for j, d in enumerate(info.detectors)},
+            "label": label, "family": family, "agreement": all(v) or not any(v), "alert": True,
+            "id": aid, "status": status, "note": note, "updated_at": updated_at,
+        }
+        if with_features:
+            raw = np.frombuffer(features, dtype="<f8") if features is not None else np.zeros(0)
+            out["features"] = {name: (float(x) if math.isfinite(x) else None)
+                               for name, x in zip(info.features, raw.tolist())}
+            t = np.frombuffer(top, dtype="<f4").reshape(3, -1) if top is not None else np.zeros((3, 0))
+            out["top_features"] = [
+                {"name": info.features[int(j)],
+                 "value": (float(raw[int(j)]) if len(raw) > j and math.isfinite(raw[int(j)]) else None),
+                 "z": round(float(z), 4), "weight": round(float(w), 6)}
+                for j, z, w in zip(t[0][:TOP_FEATURES], t[1], t[2])]
+        return out
+
+    def get_alert(self, alert_id: int) -> dict[str, Any] | None:
+        conn = self._reader()
+        row = conn.execute(f"SELECT {_ALERT_COLS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else self._alert(conn, row)
+
+    def list_alerts(self, q: AlertQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of alerts: newest first, or oldest first from ``after_id``.
+
+        Returns the items and the cursor of the next page (None on the last).
+        """
+        where, args = [], []
+        ascending = q.after_id is not None
+        if q.cursor:
+            direction, last = _decode_cursor(q.cursor)
+            ascending = direction == "a"
+            where.append("id > ?" if ascending else "id < ?")
+            args.append(last)
+        elif q.after_id is not None:
+            where.append("id > ?")
+            args.append(q.after_id)
+        if q.since is not None:
+            where.append("ts >= ?")
+            args.append(q.since)
+        if q.until is not None:
+            where.append("ts < ?")
+            args.append(q.until)
+        if q.family:
+            if q.family == UNLABELLED:
+                where.append("family IS NULL")
+            else:
+                where.append("family = ?")
+                args.append(q.family)
+        if q.detector:
+            where.append("flagged LIKE ?")
+            args.append(f"%,{q.detector},%")
+        if q.status:
+            where.append("status = ?")
+            args.append(q.status)
+        sql = (f"SELECT {_ALERT_COLS} FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+               + f" ORDER BY id {'ASC' if ascending else 'DESC'} LIMIT ?")
+        conn = self._reader()
+        rows = conn.execute(sql, (*args, q.limit + 1)).fetchall()
+        more = len(rows) > q.limit
+        items = [self._alert(conn, r) for r in rows[: q.limit]]
+        cursor = _encode_cursor("a" if ascending else "d", items[-1]["id"]) if more and items else None
+        return items, cursor
+
+    def last_alert_id(self) -> int | None:
+        row = self._reader().execute("SELECT MAX(id) FROM alerts").fetchone()
+        return row[0]
+
+    def count_alerts(self) -> int:
+        return int(self._reader().execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+
+    def trends(self, minutes: int = 60, now: float | None = None) -> dict[str, Any]:
+        """Alerts per family per minute over the last ``minutes`` minutes (the current one included)."""
+        now = time.time() if now is None else now
+        end = int(now // 60) * 60
+        start = end - (minutes - 1) * 60
+        rows = self._reader().execute(
+            "SELECT CAST(ts / 60 AS INTEGER) * 60 AS m, COALESCE(family, ?), COUNT(*) FROM alerts "
+            "WHERE ts >= ? GROUP BY m, 2", (UNLABELLED, start)).fetchall()
+        stamps = [start + 60 * i for i in range(minutes)]
+        families: dict[str, list[int]] = {}
+        for m, fam, count in rows:
+            i = (int(m) - start) // 60
+            if 0 <= i < minutes:
+                families.setdefault(fam, [0] * minutes)[i] += int(count)
+        return {"start": start, "minutes": stamps, "families": families}
+
+    def recent_verdicts(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest stored verdicts, newest first (the rolling window)."""
+        conn = self._reader()
+        rows = conn.execute(
+            "SELECT seq, run, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, dst_ip, dst_port, protocol, "
+            "label, family, scores, latency FROM verdicts ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        out = []
+        for (seq, run, ts, ingest, stamp, fid, sip, sport, dip, dport, proto, label, family, scores,
+             latency) in rows:
+            info = self._run(conn, run)
+            s = np.frombuffer(scores, dtype="<f8")
+            lat = np.frombuffer(latency, dtype="<f4")
+            verdicts = {d: bool(s[j] >= info.thresholds[j]) for j, d in enumerate(info.detectors)}
+            v = list(verdicts.values())
+            out.append({"seq": seq, "flow_id": fid, "src_ip": sip, "src_port": sport, "dst_ip": dip,
+                        "dst_port": dport, "protocol": proto, "timestamp": _opt(stamp), "ingest_ts": ingest,
+                        "scored_ts": ts, "scores": {d: float(s[j]) for j, d in enumerate(info.detectors)},
+                        "verdicts": verdicts,
+                        "latency_ms": {d: round(float(lat[j]), 3) for j, d in enumerate(info.detectors)},
+                        "label": label, "family": family, "agreement": all(v) or not any(v), "alert": any(v)})
+        return out
