@@ -31,8 +31,10 @@ on when flows were written.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import OrderedDict, deque
+from operator import itemgetter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 _OPEN, _FIRST_FIN, _SECOND_FIN, _READY = 0, 1, 2, 3
 # Slots of an open flow's state list (a list, not an object: the loop is hot).
 _PID, _START, _LAST, _PO, _STATE, _FINS, _ITYPE, _ICODE, _CUM, _IDORI, _KEY = range(11)
+_ENDED = itemgetter(2)  # sort key of a closed flow: when it ended
 _PACKET_COLUMNS = ("ts", "plen", "hlen", "win", "flags", "icmp_type", "icmp_code")
 
 
@@ -167,7 +170,8 @@ class FlowMeter:
         self._table: dict[tuple, list] = {}
         self._order: deque[list] = deque()  # open flows by creation (≈ start time)
         self._tombs: OrderedDict[tuple, tuple] = OrderedDict()
-        self._closed: list[tuple[list, int]] = []  # (state, Total TCP Flow Time)
+        # (state, Total TCP Flow Time, when it ended): see _emit for why the time
+        self._closed: list[tuple[list, int, float]] = []
         # packets of open (and not yet returned) flows, as a list of column chunks
         self._chunks: list[dict[str, np.ndarray]] = []
         self._next_pid = 0
@@ -215,7 +219,7 @@ class FlowMeter:
         while self._order:
             s = self._order.popleft()
             if self._table.get(s[_KEY]) is s:
-                self._close_open(s)
+                self._close_open(s, ended=math.inf)
         return self._emit()
 
     # -- the per-packet decisions -------------------------------------------------
@@ -301,7 +305,7 @@ class FlowMeter:
                 # The flow ends here; the packet starts the next one.
                 tcp = proto == 6
                 cum = s[L_CUM] + (s[L_LAST] - s[L_START]) if tcp else 0
-                closed.append((s, cum))
+                closed.append((s, cum, s[L_START] + timeout if t - s[L_START] > timeout else t))
                 if (s[L_STATE] == L_READY and f & L_SYN and not f & L_ACK) or not tcp:
                     po, ncum = o & 1, 0
                 else:  # a cut connection keeps its direction and adds up its time
@@ -349,7 +353,7 @@ class FlowMeter:
                     s[L_STATE] = L_READY
             elif (proto == 1 or proto == 58) and ity[i] != s[L_ITYPE] and ico[i] != s[L_ICODE]:
                 # ICMP: a new flow only when both the type and the code change.
-                closed.append((s, 0))
+                closed.append((s, 0, t))
                 k = ukeys[c]
                 s = [next_pid, t, t, o & 1, L_OPEN, 0, ity[i], ico[i], 0, s[L_IDORI], k]
                 table[k] = cur[c] = s
@@ -381,12 +385,12 @@ class FlowMeter:
         new["first"] = np.asarray(first_out, dtype=bool)
         self._chunks.append(new)
 
-    def _close_open(self, s: list, evicted: bool = False) -> None:
+    def _close_open(self, s: list, ended: float, evicted: bool = False) -> None:
         """Write an open flow that no later packet can change; remember it as a tombstone."""
         k = s[_KEY]
         del self._table[k]
         cum = s[_CUM] + (s[_LAST] - s[_START]) if _key_parts(k)[7] == 6 else 0
-        self._closed.append((s, cum))
+        self._closed.append((s, cum, ended))
         if evicted:
             self.stats.evicted += 1
         self._tombs[k] = (s[_PO], s[_STATE], cum, s[_LAST], s[_IDORI])
@@ -398,7 +402,7 @@ class FlowMeter:
         while self._order:
             s = self._order.popleft()
             if self._table.get(s[_KEY]) is s:
-                self._close_open(s, evicted=True)
+                self._close_open(s, ended=self._now, evicted=True)
                 return
 
     def _expire_before(self, start_limit: int) -> None:
@@ -407,7 +411,7 @@ class FlowMeter:
         while order and (order[0][_START] < start_limit or table.get(order[0][_KEY]) is not order[0]):
             s = order.popleft()
             if table.get(s[_KEY]) is s:
-                self._close_open(s)
+                self._close_open(s, ended=s[_START] + self.profile.flow_timeout_us)
 
     # -- output ---------------------------------------------------------------------
     def _emit(self) -> FlowChunk:
@@ -416,13 +420,17 @@ class FlowMeter:
         if not closed:
             return _empty_chunk()
         self._closed = []
-        pids = np.fromiter((s[_PID] for s, _ in closed), np.int64, len(closed))
+        # Flows in the order they ended: a packet's time, or first packet + timeout for a
+        # flow that timed out (whether a later packet or the batch-end check found it), or
+        # the end of the capture.  So the rows do not depend on how packets were batched.
+        closed.sort(key=_ENDED)
+        pids = np.fromiter((c[0][_PID] for c in closed), np.int64, len(closed))
         chunks = self._chunks
         pool = chunks[0] if len(chunks) == 1 else {c: np.concatenate([ch[c] for ch in chunks]) for c in chunks[0]}
         mask = np.isin(pool["pid"], pids)
         done = {c: v[mask] for c, v in pool.items()}
         self._chunks = [{c: v[~mask] for c, v in pool.items()}]
-        tcp_time = {s[_PID]: cum for s, cum in closed if cum}
+        tcp_time = {s[_PID]: cum for s, cum, _ in closed if cum}
         fpids, feats = compute_features(done, self.profile, tcp_time)
         # back to the order in which flows were closed
         pos = np.searchsorted(fpids, pids)
@@ -451,7 +459,7 @@ class FlowMeter:
         out: dict[str, list] = {c: [] for c in schema.IDENTIFIERS}
         fid, sip, spt, dip, dpt, prt = (out["Flow ID"], out["Src IP"], out["Src Port"], out["Dst IP"],
                                         out["Dst Port"], out["Protocol"])
-        for s, _ in closed:
+        for s, _, _ in closed:
             ver, a_hi, a_lo, b_hi, b_lo, a_p, b_p, proto = _key_parts(s[_KEY])
             a, b = self._ip(ver, a_hi, a_lo), self._ip(ver, b_hi, b_lo)
             src, sp, dst, dp = (a, a_p, b, b_p) if s[_PO] else (b, b_p, a, a_p)

@@ -68,7 +68,7 @@ class FlowStreamer:
     """
 
     def __init__(self, source: str | os.PathLike[str] | Iterable[RawFrames],
-                 profile: str | SemanticsProfile | None = None, batch_size: int = 262_144,
+                 profile: str | SemanticsProfile | None = None, batch_size: int = 16_384,
                  max_flows: int = 1_000_000, max_tombstones: int = 1_000_000,
                  progress: bool | None = None) -> None:
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
