@@ -49,7 +49,12 @@
 
   function setText(node, text) {
     const s = text === undefined || text === null ? "" : String(text);
-    if (node.textContent !== s) node.textContent = s;
+    const first = node.firstChild;
+    if (first && first === node.lastChild && first.nodeType === 3) {
+      if (first.data !== s) first.data = s;       // reuse the text node: no garbage per update
+    } else if (node.textContent !== s) {
+      node.textContent = s;
+    }
   }
 
   function setClass(node, cls) {
@@ -335,8 +340,7 @@
   function drawTrends() {
     const canvas = $("trends-canvas");
     const [ctx, w, h] = prepCanvas(canvas);
-    const padL = 30, padR = 6, padT = 6, padB = 16;
-    const pw = w - padL - padR, ph = h - padT - padB;
+    const padR = 6, padT = 6, padB = 16;
     const nowMin = Math.floor((Date.now() / 1000 + S.serverSkew) / 60);
     const first = nowMin - TRENDS_MINUTES + 1;
     const fams = [...S.families].filter((f) => hasTrend(f, first, nowMin)).sort(familyOrder);
@@ -351,6 +355,8 @@
     ctx.font = "10px DejaVu Sans Mono, monospace";
     ctx.strokeStyle = C.line; ctx.fillStyle = C.muted; ctx.lineWidth = 1;
     const top = niceMax(max);
+    const padL = Math.ceil(ctx.measureText(fmtInt(top)).width) + 6;
+    const pw = w - padL - padR, ph = h - padT - padB;
     for (let k = 0; k <= 2; k++) {
       const y = padT + ph - (k / 2) * ph;
       ctx.beginPath(); ctx.moveTo(padL, y + 0.5); ctx.lineTo(w - padR, y + 0.5); ctx.stroke();
@@ -967,12 +973,14 @@
   }
 
   // --------------------------------------------------------------- render
+  let lastTrendsDraw = -Infinity;
   function render() {
     const d = S.dirty;
     if (d.stats) { d.stats = false; renderStats(); renderPanels(); }
     if (d.verdicts) { d.verdicts = false; renderVerdicts(); renderStreams(); }
     if (d.alerts) { d.alerts = false; renderAlerts(); }
-    if (d.trends) { d.trends = false; drawTrends(); }
+    // per-minute data: once a second is plenty
+    if (d.trends && performance.now() - lastTrendsDraw > 1000) { d.trends = false; lastTrendsDraw = performance.now(); drawTrends(); }
   }
 
   // ---------------------------------------------------------------- wiring
