@@ -467,7 +467,7 @@
     const detCols = S.detectors.map((d) => [d, "num", "48px"]);
     setHead("verdicts-head", [["time", "", "56px"], ["flow", ""], ["label", "", "25%"], ...detCols]);
     verdictPool.setColumns(3 + S.detectors.length);
-    setHead("agree-head", [["time", "", "56px"], ["label", ""], ...detCols]);
+    setHead("agree-head", [["time", "", "56px"], [S.labelled ? "label" : "flow", ""], ...detCols]);
     disagreePool.setColumns(2 + S.detectors.length);
     setHead("alerts-head", [["id", "num", "44px"], ["time", "", "56px"], ["flow", ""], ["label", "", "24%"], ["by", "", "52px"], ["max", "num", "42px"], ["status", "", "44px"]]);
     const fd = $("f-detector");
@@ -628,7 +628,8 @@
     setText($("verdicts-sub"), "last " + Math.min(S.verdicts.length, MAX_VERDICT_ROWS) + " of " + fmtInt(S.seen) + " seen");
     disagreePool.render(S.disagreements, (cell, v) => {
       cell(0, fmtTime(v.scored_ts ?? v.ingest_ts));
-      labelCell(cell, 1, v, flowTitle(v));
+      if (v.label === null || v.label === undefined) cell(1, fmtFlowShort(v), "", flowTitle(v));
+      else labelCell(cell, 1, v, flowTitle(v));
       dets.forEach((d, i) => scoreCell(cell, 2 + i, v, d));
       return "";
     });
@@ -936,7 +937,7 @@
     attempt = 0;
     if ($("banner").dataset.kind === "auth") hideBanner();
     const dets = Array.isArray(msg.detectors) ? msg.detectors.map(String) : [];
-    const changed = dets.join("\u0000") !== S.detectors.join("\u0000");
+    const changed = dets.join("\u0000") !== S.detectors.join("\u0000") || !!msg.labelled !== S.labelled;
     S.detectors = dets;
     S.thresholds = msg.thresholds || {};
     S.labelled = !!msg.labelled;
@@ -944,8 +945,9 @@
     S.lastSeq = -1;   // a restarted server numbers from the start again
     if (changed || !Object.keys(panels).length) buildPanels();
     document.body.dataset.labelled = String(S.labelled);
-    const last = typeof msg.last_alert_id === "number" ? msg.last_alert_id : null;
-    if (last !== null && last < S.maxAlertId) {
+    // null: the store holds no alert yet
+    const last = typeof msg.last_alert_id === "number" ? msg.last_alert_id : 0;
+    if (last < S.maxAlertId) {
       // the server's store is not the one we were watching (wiped or replaced): start over
       S.alerts.clear();
       S.maxAlertId = 0;
@@ -954,7 +956,7 @@
     S.hellos = (S.hellos || 0) + 1;
     if (S.maxAlertId === 0) {
       loadAlerts();                          // first connect: the newest page
-    } else if (last === null || last > S.maxAlertId) {
+    } else if (last > S.maxAlertId) {
       backfill(S.maxAlertId);                // reconnect: everything missed while away
     }
     S.dirty.stats = S.dirty.verdicts = S.dirty.alerts = true;
