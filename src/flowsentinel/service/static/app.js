@@ -181,6 +181,7 @@
     maxAlertId: 0,
     families: new Set(),
     trend: new Map(),            // epoch minute -> Map(family -> count)
+    offline: {},                 // detector -> bundle test metrics
     framesIn: 0,
     framesDroppedForMe: 0,
     selectedAlert: null,
@@ -509,11 +510,32 @@
         }
         const total = drawHistogram(p.hist, d.histogram, thr);
         p.root.dataset.histTotal = String(total);
-        setText(p.upd, "upd " + fmtTime(Date.now() / 1000));
+        p.root.title = "last update " + fmtTime(Date.now() / 1000);
       } else {
         drawHistogram(p.hist, null, thr);
       }
       setText(p.agree, fmtInt(S.aloneOrYes[name] || 0));
+      const off = S.offline[name];
+      if (off && typeof off.f1 === "number") {
+        setText(p.upd, "bundle test F1 " + fmt3(off.f1) + " · AUC " + fmt3(off.roc_auc));
+        p.upd.title = "measured on the bundle's held-out test split: precision " + fmt3(off.precision)
+          + ", recall " + fmt3(off.recall) + ", FPR " + fmt3(off.fpr);
+      }
+    }
+  }
+
+  function fmt3(x) { return typeof x === "number" && Number.isFinite(x) ? x.toFixed(3) : "–"; }
+
+  /** The bundle's offline test metrics per detector, shown beside the live ones. */
+  async function loadDetectors() {
+    try {
+      const body = await api("/api/v1/detectors");
+      for (const d of body.detectors || []) {
+        if (d && typeof d.name === "string") S.offline[d.name] = d.metrics || {};
+      }
+      S.dirty.stats = true;
+    } catch (err) {
+      console.warn("detectors", err);
     }
   }
 
@@ -944,6 +966,7 @@
     S.source = msg.source || null;
     S.lastSeq = -1;   // a restarted server numbers from the start again
     if (changed || !Object.keys(panels).length) buildPanels();
+    loadDetectors();
     document.body.dataset.labelled = String(S.labelled);
     // null: the store holds no alert yet
     const last = typeof msg.last_alert_id === "number" ? msg.last_alert_id : 0;
