@@ -19,6 +19,7 @@ examples:
   flowsentinel predict --bundle bundles/demo --data flows.csv --out scored.csv
   flowsentinel simulate --out sim.pcap --seconds 120 --seed 1 --attacks portscan,ddos,botnet
   flowsentinel capture --pcap sim.pcap --out flows.csv
+  flowsentinel serve --bundle bundles/demo --source simulate
 """
 
 
@@ -116,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", choices=("cicids2017", "corrected"), default="cicids2017",
                    help="meter semantics for .csv output (default cicids2017)")
     _add_common(s)
+
+    v = sub.add_parser("serve", help="score a live flow source with every detector and serve the dashboard",
+                       description="Run the live pipeline (source -> micro-batches -> every detector -> alert "
+                       "store) behind a REST API, a WebSocket feed and the dashboard. Sources: simulate[:SEED] "
+                       "(default), replay:FILE[@RATE][,loop], pcap:FILE[@SPEED], iface:NAME. Settings can also "
+                       "come from FLOWSENTINEL_* environment variables (docs/live.md).")
+    v.add_argument("--bundle", metavar="BUNDLE", help="bundle folder (default: $FLOWSENTINEL_BUNDLE or bundles/demo)")
+    v.add_argument("--source", metavar="SPEC", help="flow source (default: simulate)")
+    v.add_argument("--host", help="address to bind (default 127.0.0.1; any other needs FLOWSENTINEL_API_TOKEN)")
+    v.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    v.add_argument("--db", metavar="PATH", help="SQLite alert store (default out/live.db)")
+    _add_common(v)
     return parser
 
 
@@ -241,6 +254,27 @@ def _simulate(args, progress):
     print(f"{len(frame)} labelled flows ({attacks} attack) from {len(sim)} packets written to {out}")
 
 
+def _serve(args, progress):
+    from pydantic import ValidationError
+
+    from flowsentinel.models.bundle import BundleError
+    from flowsentinel.service.server import serve
+    from flowsentinel.service.settings import Settings
+
+    overrides = {k: v for k, v in (("bundle", args.bundle), ("source", args.source), ("host", args.host),
+                                   ("port", args.port), ("db", args.db)) if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    settings.check_security()
+    if not (settings.bundle / "manifest.json").is_file():
+        raise BundleError(f"no bundle at {settings.bundle}; train one (flowsentinel train --data ... --out "
+                          f"{settings.bundle}) or pass --bundle")
+    serve(settings, announce=lambda line: print(line, flush=True),
+          log_level="debug" if args.verbose else "warning" if args.quiet else "info")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -252,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     from flowsentinel.schema import UnknownLabelError
 
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "capture": _capture,
-                "simulate": _simulate}
+                "simulate": _simulate, "serve": _serve}
     try:
         handlers[args.command](args, progress)
     except (DataError, UnknownLabelError, MissingFeatureError, BundleError, FileExistsError,
-            FileNotFoundError, ValueError, LiveCaptureError) as exc:
+            FileNotFoundError, ValueError, LiveCaptureError, OSError) as exc:
         print(f"flowsentinel {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
