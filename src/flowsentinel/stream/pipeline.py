@@ -64,11 +64,13 @@ class FlowBuffer:
         self._cond = asyncio.Condition()
 
     async def put(self, frame: pd.DataFrame, ingest_ts: float) -> None:
-        """Add a frame, waiting until there is room for it."""
-        n = len(frame)
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.depth + n <= self.capacity or self.depth == 0)
-            self._append(frame, ingest_ts)
+        """Add a frame, waiting until there is room for it (a frame over capacity goes in parts)."""
+        for i in range(0, len(frame), self.capacity):
+            part = frame.iloc[i:i + self.capacity] if len(frame) > self.capacity else frame
+            n = len(part)
+            async with self._cond:
+                await self._cond.wait_for(lambda n=n: self.depth + n <= self.capacity)
+                self._append(part, ingest_ts)
 
     async def offer(self, frame: pd.DataFrame, ingest_ts: float) -> int:
         """Add what fits without waiting; returns the number of flows shed."""

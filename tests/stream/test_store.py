@@ -1,0 +1,123 @@
+"""The alert store: ids, pagination, filters, triage, retention, reopening."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowsentinel import schema
+from flowsentinel.stream.pipeline import Scorer
+from flowsentinel.stream.record import Verdict, top_features
+from flowsentinel.stream.store import AlertQuery, AlertStore, CursorError
+
+CONTRACT_KEYS = ["seq", "flow_id", "src_ip", "src_port", "dst_ip", "dst_port", "protocol", "timestamp",
+                 "ingest_ts", "scored_ts", "scores", "verdicts", "latency_ms", "label", "family",
+                 "agreement", "alert"]
+
+
+@pytest.fixture(scope="module")
+def flows(replay_path):
+    from flowsentinel.data.loader import load_flows
+
+    return load_flows([replay_path], progress=False).frame
+
+
+def scored(bundle, frame: pd.DataFrame):
+    return Scorer(bundle).score(frame.reset_index(drop=True), np.full(len(frame), 1.0e9))
+
+
+def test_verdict_record_has_the_documented_keys():
+    v = Verdict(seq=1, flow_id="f", src_ip="10.0.0.1", src_port=1, dst_ip="10.0.0.2", dst_port=80, protocol=6,
+                timestamp=None, ingest_ts=1.0, scored_ts=2.0, scores={"rf": 0.9, "cnn": 0.1},
+                verdicts={"rf": True, "cnn": False}, latency_ms={"rf": 1.0, "cnn": 2.0})
+    d = v.to_dict()
+    assert list(d) == CONTRACT_KEYS
+    assert d["alert"] is True and d["agreement"] is False
+    both = Verdict(**{**{k: d[k] for k in CONTRACT_KEYS[:15]}, "verdicts": {"rf": False, "cnn": False}})
+    assert both.alert is False and both.agreement is True
+
+
+def test_top_features_rank_by_scaled_value_times_importance():
+    X = np.array([[3.0, -5.0, 0.1], [0.0, 1.0, 2.0]])
+    idx, w = top_features(X, np.array([1.0, 0.1, 1.0]), k=2)
+    assert idx[0].tolist() == [0, 1] and idx[1].tolist() == [2, 1]
+    assert np.all(np.diff(w, axis=1) <= 0)
+
+
+def test_alerts_are_stored_with_ids_pages_and_filters(tmp_path, bundle, flows):
+    store = AlertStore(tmp_path / "a.db")
+    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                          features=tuple(bundle.features))
+    batch = scored(bundle, flows.head(600))
+    first = store.write_batch(batch, run)
+    n_alerts = len(batch.alert_rows)
+    assert first == 1 and n_alerts > 50 and batch.seq0 == 0
+    assert store.last_alert_id() == n_alerts == store.count_alerts()
+
+    seen, cursor = [], None
+    while True:
+        items, cursor = store.list_alerts(AlertQuery(limit=37, cursor=cursor))
+        seen += [a["id"] for a in items]
+        if cursor is None:
+            break
+    assert seen == list(range(n_alerts, 0, -1))  # newest first, every alert once
+
+    items, _ = store.list_alerts(AlertQuery(after_id=10, limit=5))
+    assert [a["id"] for a in items] == [11, 12, 13, 14, 15]
+    one = store.get_alert(11)
+    assert set(CONTRACT_KEYS) <= set(one) and one["alert"] is True
+    assert set(one["features"]) == set(bundle.features) and 1 <= len(one["top_features"]) <= 5
+    row = int(batch.alert_rows[10])
+    assert one["flow_id"] == batch.flow_id[row] and one["seq"] == row
+    assert one["scores"] == pytest.approx({d: float(batch.scores[row, j]) for j, d in enumerate(batch.detectors)})
+
+    family = one["family"]
+    items, _ = store.list_alerts(AlertQuery(family=family, limit=1000))
+    assert items and all(a["family"] == family for a in items)
+    for j, det in enumerate(batch.detectors):
+        items, _ = store.list_alerts(AlertQuery(detector=det, limit=1000))
+        assert len(items) == int(batch.flags[:, j].sum()) and all(a["verdicts"][det] for a in items)
+
+    patched = store.update_alert(11, status="false_positive", note="lab scanner")
+    assert patched["status"] == "false_positive" and patched["note"] == "lab scanner" and patched["updated_at"]
+    assert store.update_alert(11, clear_note=True)["note"] is None
+    assert [a["id"] for a in store.list_alerts(AlertQuery(status="false_positive"))[0]] == [11]
+    assert store.update_alert(10**9, status="acknowledged") is None
+    with pytest.raises(ValueError):
+        store.update_alert(11, status="resolved")
+    with pytest.raises(CursorError):
+        store.list_alerts(AlertQuery(cursor="not-a-cursor"))
+    trends = store.trends(minutes=5, now=batch.scored_ts)
+    assert sum(sum(v) for v in trends["families"].values()) == n_alerts
+    assert len(store.recent_verdicts(5)) == 5
+    store.close()
+
+
+def test_ids_and_sequence_continue_after_retention_and_reopening(tmp_path, bundle, flows):
+    path = tmp_path / "r.db"
+    store = AlertStore(path, verdict_window=100, max_alerts=20)
+    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                          features=tuple(bundle.features))
+    b1 = scored(bundle, flows.head(300))
+    store.write_batch(b1, run)
+    store._retention()
+    assert store.count_alerts() <= 20 and store.removed["alerts"] > 0
+    assert len(store.recent_verdicts(1000)) == 100
+    last = store.last_alert_id()
+    store.close()
+
+    store = AlertStore(path)
+    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                          features=tuple(bundle.features))
+    b2 = scored(bundle, flows.iloc[300:400])
+    first = store.write_batch(b2, run)
+    assert first == last + 1 and b2.seq0 == 300
+    store.close()
+
+
+def test_unlabelled_flows_have_no_ground_truth(tmp_path, bundle, flows):
+    frame = flows.head(50).drop(columns=[schema.LABEL, schema.FAMILY, schema.ATTEMPTED])
+    batch = scored(bundle, frame)
+    d = batch.verdict(0).to_dict()
+    assert d["label"] is None and d["family"] is None
