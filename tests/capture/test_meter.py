@@ -63,6 +63,19 @@ def test_flows_do_not_depend_on_batching(synth_pcap, batch_size: int) -> None:
     assert whole["Total TCP Flow Time"].max() > 0
 
 
+def test_written_flows_leave_the_packet_pool(synth_pcap) -> None:
+    """Emitting often (live capture) gives the same flows, and the pool holds mostly open flows."""
+    meter = FlowMeter(emit_interval_s=0.0)
+    chunks, pooled = [], []
+    for frames in PcapFileSource(synth_pcap, batch_size=500):
+        chunks.append(meter.update(decode_frames(frames)))
+        assert meter._dead * 2 <= meter._pooled
+        pooled.append(meter._pooled)
+    chunks.append(meter.flush())
+    assert max(pooled) < 20_000 / 2  # flows time out, their packets go
+    pd.testing.assert_frame_equal(flows_to_frame([c for c in chunks if len(c)]), meter_pcap(synth_pcap))
+
+
 def test_every_packet_lands_in_one_flow_and_timeouts_cut(synth_pcap) -> None:
     streamer = FlowStreamer(synth_pcap)
     frame = streamer.to_frame()

@@ -172,8 +172,15 @@ class FlowMeter:
         self._tombs: OrderedDict[tuple, tuple] = OrderedDict()
         # (state, Total TCP Flow Time, when it ended): see _emit for why the time
         self._closed: list[tuple[list, int, float]] = []
-        # packets of open (and not yet returned) flows, as a list of column chunks
+        # Packets of flows not yet written, one column chunk per batch.  Written flows'
+        # packets are only marked (in _gone) and dropped when they are half of the pool,
+        # so an emit costs one lookup per pooled packet instead of copying the pool.
         self._chunks: list[dict[str, np.ndarray]] = []
+        self._merged = 0  # self._chunks[:_merged] were merged at earlier emits
+        self._pooled = 0  # packets in self._chunks
+        self._dead = 0  # of which belong to written flows
+        self._base = 0  # smallest flow id that may have packets in the pool
+        self._gone = np.zeros(0, dtype=bool)  # flow id - _base -> written
         self._next_pid = 0
         self._now: int | None = None
         self._ipcache: dict[tuple[int, int, int], str] = {}
@@ -384,6 +391,7 @@ class FlowMeter:
         new["fwd"] = np.asarray(fwd_out, dtype=bool)
         new["first"] = np.asarray(first_out, dtype=bool)
         self._chunks.append(new)
+        self._pooled += n
 
     def _close_open(self, s: list, ended: float, evicted: bool = False) -> None:
         """Write an open flow that no later packet can change; remember it as a tombstone."""
@@ -425,11 +433,7 @@ class FlowMeter:
         # the end of the capture.  So the rows do not depend on how packets were batched.
         closed.sort(key=_ENDED)
         pids = np.fromiter((c[0][_PID] for c in closed), np.int64, len(closed))
-        chunks = self._chunks
-        pool = chunks[0] if len(chunks) == 1 else {c: np.concatenate([ch[c] for ch in chunks]) for c in chunks[0]}
-        mask = np.isin(pool["pid"], pids)
-        done = {c: v[mask] for c, v in pool.items()}
-        self._chunks = [{c: v[~mask] for c, v in pool.items()}]
+        done = self._take(pids)
         tcp_time = {s[_PID]: cum for s, cum, _ in closed if cum}
         fpids, feats = compute_features(done, self.profile, tcp_time)
         # back to the order in which flows were closed
@@ -440,6 +444,50 @@ class FlowMeter:
             cols[name] = feats[name][pos]
         self.stats.flows += len(closed)
         return FlowChunk(columns=cols, size=len(closed))
+
+    def _take(self, pids: np.ndarray) -> dict[str, np.ndarray]:
+        """The pooled packets of flows ``pids`` (in arrival order); mark those flows written."""
+        chunks = self._chunks
+        if len(chunks) - self._merged > 1:  # one chunk per emit, not one per (live) batch
+            recent = chunks[self._merged:]
+            chunks[self._merged:] = [{c: np.concatenate([ch[c] for ch in recent]) for c in recent[0]}]
+        self._merged = len(chunks)
+        base = self._base
+        closing = np.zeros(self._next_pid - base, dtype=bool)
+        closing[pids - base] = True
+        parts = []
+        for ch in chunks:
+            m = closing[ch["pid"] - base]
+            if m.any():
+                parts.append({c: v[m] for c, v in ch.items()})
+        if len(parts) == 1:
+            done = parts[0]
+        elif parts:
+            done = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+        else:
+            done = {c: v[:0] for c, v in chunks[0].items()} if chunks else {}
+        gone = self._gone
+        if gone.shape[0] < closing.shape[0]:
+            gone = self._gone = np.concatenate([gone, np.zeros(closing.shape[0] - gone.shape[0], bool)])
+        gone[pids - base] = True
+        self._dead += int(done["pid"].shape[0]) if done else 0
+        if self._dead * 2 > self._pooled:
+            self._compact()
+        return done
+
+    def _compact(self) -> None:
+        """Drop the packets of written flows from the pool (amortised: half of it is dead)."""
+        base, gone = self._base, self._gone
+        kept = [{c: v[m] for c, v in ch.items()} for ch in self._chunks
+                for m in (~gone[ch["pid"] - base],) if m.any()]
+        pool = {c: np.concatenate([k[c] for k in kept]) for c in kept[0]} if kept else None
+        self._chunks = [pool] if pool is not None else []
+        self._merged = len(self._chunks)
+        self._pooled = int(pool["pid"].shape[0]) if pool is not None else 0
+        self._dead = 0
+        new_base = int(pool["pid"].min()) if pool is not None else self._next_pid
+        self._gone = gone[new_base - base:].copy()
+        self._base = new_base
 
     def _ip(self, ver: int, hi: int, lo: int) -> str:
         key = (ver, hi, lo)
