@@ -197,7 +197,7 @@ class Pipeline:
         if batch_max < 1 or batch_ms <= 0:
             raise ValueError(f"batch_max must be >= 1 and batch_ms > 0, got {batch_max}, {batch_ms}")
         self.bundle, self.source, self.store = bundle, source, store
-        self.hub = hub or Hub()
+        self.hub = hub if hub is not None else Hub()
         self.scorer = Scorer(bundle)
         self.batch_max, self.batch_ms = batch_max, batch_ms
         self.buffer: FlowBuffer | None = None

@@ -206,6 +206,24 @@ class SimulateSource(FlowSource):
             nxt.cancel()
 
 
+def _has_label(path: Path) -> bool:
+    """Whether a flow file has a ``Label`` column (its header only; the loader checks the rest)."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+        else:
+            import gzip
+
+            opener = gzip.open if path.suffix.lower() == ".gz" else open
+            with opener(path, "rt", encoding="latin-1") as fh:
+                names = fh.readline().split(",")
+    except (OSError, ValueError):
+        return False
+    return any(n.strip().casefold() == schema.LABEL.casefold() for n in names)
+
+
 class ReplaySource(FlowSource):
     """A labelled (or unlabelled) flow file of either release, at ``rate`` flows/s.
 
@@ -226,7 +244,7 @@ class ReplaySource(FlowSource):
             raise SourceError(f"source {self.spec!r}: the rate must be a positive number of flows/s, got {rate}")
         self.rate, self.loop = rate, loop
         self._frame = frame
-        self.labelled = frame is not None and schema.LABEL in frame.columns
+        self.labelled = schema.LABEL in frame.columns if frame is not None else _has_label(self.path)
 
     def load(self) -> pd.DataFrame:
         """Read the file through the one loader (both releases, every quirk handled)."""
