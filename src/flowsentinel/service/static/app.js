@@ -466,11 +466,11 @@
     }
     // table heads depend on the detector list
     const detCols = S.detectors.map((d) => [d, "num", "48px"]);
-    setHead("verdicts-head", [["time", "", "56px"], ["flow", ""], ["label", "", "25%"], ...detCols]);
+    setHead("verdicts-head", [["time", "", "56px"], ["flow", ""], ["label", "", "22%"], ...detCols]);
     verdictPool.setColumns(3 + S.detectors.length);
     setHead("agree-head", [["time", "", "56px"], [S.labelled ? "label" : "flow", ""], ...detCols]);
     disagreePool.setColumns(2 + S.detectors.length);
-    setHead("alerts-head", [["id", "num", "44px"], ["time", "", "56px"], ["flow", ""], ["label", "", "24%"], ["by", "", "52px"], ["max", "num", "42px"], ["status", "", "44px"]]);
+    setHead("alerts-head", [["id", "num", "44px"], ["time", "", "56px"], ["flow", ""], ["label", "", "20%"], ["by", "", "52px"], ["max", "num", "42px"], ["status", "", "44px"]]);
     const fd = $("f-detector");
     const cur = fd.value;
     fd.replaceChildren(new Option("all", ""), ...S.detectors.map((d) => new Option(d, d)));
@@ -551,7 +551,9 @@
     const st = S.stats;
     if (!st) return;
     const src = st.source || S.source || {};
-    setText($("st-source"), src.spec || src.kind || "–");
+    const spec = String(src.spec || src.kind || "–");
+    setText($("st-source"), spec.replace(/^([a-z]+:)(?:[^@,]*\/)?/i, "$1"));   // file sources: the file's name only
+    $("st-source").title = spec;
     const state = src.state || "–";
     setText($("st-source-state"), state);
     setClass($("st-source-state"), "state " + state);
@@ -734,6 +736,11 @@
       return S.selectedAlert === a.id ? "sel" : "";
     });
     setText($("alerts-sub"), "showing " + fmtInt(shown.length) + " of " + fmtInt(matching) + " held · newest first");
+    // what the page holds, for tests and for anyone checking that nothing was missed
+    const table = $("alerts-table");
+    table.dataset.held = String(S.alerts.size);
+    table.dataset.minId = String(ids.length ? ids[ids.length - 1] : 0);
+    table.dataset.maxId = String(S.maxAlertId);
   }
 
   async function loadAlerts(params) {
@@ -989,8 +996,9 @@
     if (typeof msg.t === "number") S.serverSkew = msg.t - Date.now() / 1000;
     const before = S.maxAlertId;
     if (msg.dropped > 0) {
-      S.framesDroppedForMe += msg.dropped;
-      if (before > 0) backfill(before);       // alerts in the frames we lost
+      S.framesDroppedForMe += msg.dropped;    // records (verdicts and alerts) this page lost since the last frame
+      const lostAlerts = typeof msg.dropped_alerts === "number" ? msg.dropped_alerts : msg.dropped;
+      if (lostAlerts > 0 && before > 0) backfill(before);   // fetch the alerts we lost
     }
     if (msg.stats) { S.stats = msg.stats; S.dirty.stats = true; }
     ingestVerdicts(msg.verdicts);
