@@ -49,11 +49,11 @@ class Running:
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, bundle, source=None) -> Iterator[Running]:
+def serving(settings: Settings, bundle, source=None, log_level: str = "warning") -> Iterator[Running]:
     """Run the app with uvicorn in a thread on a free 127.0.0.1 port."""
     app = create_app(settings, bundle=bundle, source=source)
     sock = bind("127.0.0.1", 0)
-    config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on",
+    config = uvicorn.Config(app, log_level=log_level, ws="websockets-sansio", lifespan="on",
                             timeout_graceful_shutdown=2, log_config=None)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -79,8 +79,8 @@ def make_settings(tmp_path: Path, **kw) -> Settings:
 
 @pytest.fixture(scope="module")
 def service(bundle, replay_path, tmp_path_factory) -> Iterator[Running]:
-    """One app per module, replaying the labelled file in a loop at 2 000 flows/s."""
-    settings = make_settings(tmp_path_factory.mktemp("svc"), source=f"replay:{replay_path}@2000,loop")
+    """One app per module, replaying the labelled file in a loop at 1 000 flows/s."""
+    settings = make_settings(tmp_path_factory.mktemp("svc"), source=f"replay:{replay_path}@1000,loop")
     with serving(settings, bundle) as running:
         yield running
 
