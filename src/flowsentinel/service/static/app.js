@@ -179,6 +179,9 @@
     rightInDisagreement: {},     // detector -> disagreements where it matched the label
     alerts: new Map(),           // id -> alert
     maxAlertId: 0,
+    gapFloor: null,              // the first alert id this page held: above it, every id must be held
+    backfillFrom: null,          // pending backfill: fetch every alert after this id
+    backfillRunning: false,
     families: new Set(),
     trend: new Map(),            // epoch minute -> Map(family -> count)
     offline: {},                 // detector -> bundle test metrics
@@ -560,7 +563,8 @@
     setText($("st-rate"), fmtRate(st.flows_per_s));
     setText($("st-scored"), fmtInt(st.flows_scored) + " / " + fmtInt(st.flows_in));
     setText($("st-queue"), fmtInt(st.queue_depth) + " / " + fmtInt(st.queue_capacity));
-    setText($("st-batch"), fmtInt(st.batches) + " × " + (typeof st.batch_size_mean === "number" ? st.batch_size_mean.toFixed(1) : "–"));
+    $("st-queue-chip").title = "queue depth / capacity · " + fmtInt(st.batches) + " batches, mean size "
+      + (typeof st.batch_size_mean === "number" ? st.batch_size_mean.toFixed(1) : "–");
     setText($("st-drops"), "shed " + fmtInt(st.flows_shed) + " · page " + fmtInt(S.framesDroppedForMe) + " · ws " + fmtInt(st.ws_dropped));
     setText($("st-alerts"), fmtInt(st.alerts));
     setText($("st-disagree"), fmtInt(st.disagreements));
@@ -685,6 +689,11 @@
   /** Merge alerts (from WS or REST) into the cache; `live` ones also count into the trend. */
   function ingestAlerts(list, live) {
     if (!Array.isArray(list) || list.length === 0) return;
+    if (S.gapFloor === null) {
+      let lo = Infinity;
+      for (const a of list) if (typeof a.id === "number" && a.id < lo) lo = a.id;
+      if (lo !== Infinity) S.gapFloor = lo;
+    }
     for (const a of list) {
       if (typeof a.id !== "number") continue;
       const known = S.alerts.has(a.id);
@@ -701,6 +710,24 @@
       for (let i = 0; i < ids.length - MAX_ALERTS_KEPT; i++) S.alerts.delete(ids[i]);
     }
     S.dirty.alerts = true;
+  }
+
+  /**
+   * The highest alert id up to which the page holds every alert (from the first it held on).
+   * Store ids are consecutive, so a hole above that means alerts this page missed.
+   */
+  function lastContiguousId(sortedDesc) {
+    const ids = sortedDesc || [...S.alerts.keys()].sort((x, y) => y - x);
+    if (!ids.length) return S.maxAlertId;
+    const floor = Math.max(S.gapFloor ?? 0, ids[ids.length - 1]);
+    let prev = null;
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const id = ids[i];
+      if (id < floor) continue;
+      if (prev !== null && id > prev + 1) return prev;
+      prev = id;
+    }
+    return prev ?? S.maxAlertId;
   }
 
   function alertMatches(a, fam, det, status) {
@@ -741,6 +768,8 @@
     table.dataset.held = String(S.alerts.size);
     table.dataset.minId = String(ids.length ? ids[ids.length - 1] : 0);
     table.dataset.maxId = String(S.maxAlertId);
+    table.dataset.contiguousFrom = String(S.gapFloor ?? 0);
+    table.dataset.contiguousTo = String(lastContiguousId(ids));
   }
 
   async function loadAlerts(params) {
@@ -754,26 +783,45 @@
     }
   }
 
-  /** Fetch every alert after `afterId`, oldest first, page by page (after a reconnect or a drop). */
-  let backfilling = null;
-  async function backfill(afterId) {
-    if (backfilling) return backfilling;
-    backfilling = (async () => {
-      let after = afterId, cursor = null;
-      for (let page = 0; page < BACKFILL_MAX_PAGES; page++) {
-        const q = new URLSearchParams({ after_id: String(after), limit: String(BACKFILL_PAGE) });
-        if (cursor) q.set("cursor", cursor);
-        let body;
-        try { body = await api("/api/v1/alerts?" + q.toString()); } catch (err) { console.warn("backfill", err); break; }
-        const items = body.items || [];
-        ingestAlerts(items, true);
-        if (body.next_cursor) { cursor = body.next_cursor; continue; }
-        if (items.length < BACKFILL_PAGE) break;
-        after = Math.max(after, ...items.map((a) => a.id || 0));
-        cursor = null;
+  /**
+   * Fetch every alert after `afterId`, oldest first, page by page (after a reconnect or a drop).
+   * One backfill runs at a time; asking again while it runs widens the next one.
+   */
+  function backfill(afterId) {
+    S.backfillFrom = S.backfillFrom === null ? afterId : Math.min(S.backfillFrom, afterId);
+    if (!S.backfillRunning) runBackfill();
+  }
+
+  async function runBackfill() {
+    S.backfillRunning = true;
+    document.body.dataset.backfilling = "1";
+    try {
+      while (S.backfillFrom !== null) {
+        let after = S.backfillFrom, cursor = null;
+        S.backfillFrom = null;
+        for (let page = 0; page < BACKFILL_MAX_PAGES; page++) {
+          const q = new URLSearchParams({ after_id: String(after), limit: String(BACKFILL_PAGE) });
+          if (cursor) q.set("cursor", cursor);
+          let body;
+          try {
+            body = await api("/api/v1/alerts?" + q.toString());
+          } catch (err) {
+            console.warn("backfill", err);   // the next reconnect finds the hole again
+            return;
+          }
+          const items = body.items || [];
+          ingestAlerts(items, true);
+          if (body.next_cursor) { cursor = body.next_cursor; continue; }
+          if (items.length < BACKFILL_PAGE) break;
+          after = Math.max(after, ...items.map((a) => a.id || 0));
+          cursor = null;
+        }
       }
-    })().finally(() => { backfilling = null; });
-    return backfilling;
+    } finally {
+      S.backfillRunning = false;
+      S.backfillFrom = null;
+      document.body.dataset.backfilling = "0";
+    }
   }
 
   // --------------------------------------------------------------- trends
@@ -981,13 +1029,15 @@
       // the server's store is not the one we were watching (wiped or replaced): start over
       S.alerts.clear();
       S.maxAlertId = 0;
+      S.gapFloor = null;
     }
     if (S.framesIn > 1 && S.hellos > 0) loadTrends();   // live increments missed while away
     S.hellos = (S.hellos || 0) + 1;
     if (S.maxAlertId === 0) {
       loadAlerts();                          // first connect: the newest page
-    } else if (last > S.maxAlertId) {
-      backfill(S.maxAlertId);                // reconnect: everything missed while away
+    } else {
+      const upTo = lastContiguousId();
+      if (last > upTo) backfill(upTo);       // reconnect: everything missed while away (or before)
     }
     S.dirty.stats = S.dirty.verdicts = S.dirty.alerts = true;
   }
@@ -995,14 +1045,14 @@
   function onUpdate(msg) {
     if (typeof msg.t === "number") S.serverSkew = msg.t - Date.now() / 1000;
     const before = S.maxAlertId;
-    if (msg.dropped > 0) {
-      S.framesDroppedForMe += msg.dropped;    // records (verdicts and alerts) this page lost since the last frame
-      const lostAlerts = typeof msg.dropped_alerts === "number" ? msg.dropped_alerts : msg.dropped;
-      if (lostAlerts > 0 && before > 0) backfill(before);   // fetch the alerts we lost
-    }
     if (msg.stats) { S.stats = msg.stats; S.dirty.stats = true; }
     ingestVerdicts(msg.verdicts);
     ingestAlerts(msg.alerts, true);
+    if (msg.dropped > 0) {
+      S.framesDroppedForMe += msg.dropped;    // records (verdicts and alerts) this page lost since the last frame
+      const lostAlerts = typeof msg.dropped_alerts === "number" ? msg.dropped_alerts : msg.dropped;
+      if (lostAlerts > 0 && before > 0) backfill(Math.min(before, lastContiguousId()));   // fetch what we lost
+    }
   }
 
   // --------------------------------------------------------------- render
