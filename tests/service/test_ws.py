@@ -8,7 +8,6 @@ import json
 import os
 import socket
 
-import pytest
 import websockets
 
 from service.conftest import make_settings, serving, wait_for
@@ -62,6 +61,7 @@ def test_a_stuck_client_loses_frames_but_stalls_nobody(bundle, replay_path, tmp_
         stuck = _stuck_client(svc.port)
         try:
             wait_for(lambda: svc.client.get("/api/v1/stats").json()["ws_clients"] >= 1, "the stuck client")
+            stuck_sub = next(iter(svc.live.hub._subs.values()))  # the only subscriber so far
 
             async def watch() -> tuple[list[dict], int]:
                 async with websockets.connect(svc.ws_url, max_size=None) as ws:
@@ -75,19 +75,12 @@ def test_a_stuck_client_loses_frames_but_stalls_nobody(bundle, replay_path, tmp_
             frames, _ = asyncio.run(asyncio.wait_for(watch(), 90))
         finally:
             stuck.close()
-            stuck_sub = max(svc.live.hub._subs.values(), key=lambda sub: sub.dropped)
         scored = [f["stats"]["flows_scored"] for f in frames if f["type"] == "update"]
         assert scored[-1] > scored[0]  # the pipeline kept going …
         seqs = [v["seq"] for f in frames if f["type"] == "update" for v in f["verdicts"]]
         assert len(seqs) > 100 and seqs == sorted(seqs)  # … the reading client kept receiving …
-        assert stuck_sub.dropped > 0 and stuck_sub.pending() == stuck_sub.maxsize  # … the stuck one's loss counted
+        assert stuck_sub.dropped > 0  # … and the stuck client's loss was counted
         stats = svc.client.get("/api/v1/stats").json()
         assert stats["ws_dropped"] > 0 and stats["flows_shed"] == 0
         assert svc.live.pipeline.state == "running"
 
-
-@pytest.mark.parametrize("fps", [10.0])
-def test_frame_limit_setting_is_read(fps):
-    from flowsentinel.service.settings import Settings
-
-    assert Settings(_env_file=None).ws_max_fps == fps
