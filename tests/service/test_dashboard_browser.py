@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -42,6 +43,9 @@ REPLAY_RATE = 300
 #: A flow id no page may interpret as markup: the replay carries it on some attack flows.
 HOSTILE_FLOW_ID = '<img src=x onerror="window.__xss=1">-10.0.0.66-80-6'
 TIMEOUT_MS = 20_000
+#: The service runs with an API token, so every test also covers the dashboard's token path
+#: (#token= in the page URL → Bearer on REST, ?token= on the WebSocket); "+" and "/" must survive.
+TOKEN = "fs-t0k+en/Z"
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,9 @@ def live_inputs(tmp_path_factory) -> tuple[Path, Path]:
     return bundle, replay
 
 
-def _get_json(url: str, timeout: float = 5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
+def _get_json(url: str, timeout: float = 5.0, token: str | None = TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
@@ -90,8 +95,7 @@ class Serve:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def start(self, timeout: float = 60.0) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env.pop("FLOWSENTINEL_API_TOKEN", None)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", FLOWSENTINEL_API_TOKEN=TOKEN)
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "flowsentinel", "serve", "--bundle", str(self.bundle),
@@ -108,7 +112,7 @@ class Serve:
                 self.port = int(found.group(1)) if found else 0
             if self.port:
                 try:
-                    _get_json(self.url + "/healthz", timeout=1)
+                    _get_json(self.url + "/healthz", timeout=1, token=None)
                     return
                 except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
                     pass
@@ -190,7 +194,7 @@ def test_dashboard_goes_live_in_a_real_browser(served, live_inputs, page, tmp_pa
     pg = page
 
     with pg.expect_websocket(lambda ws: "/ws/live" in ws.url) as ws_info:
-        pg.goto(service + "/")
+        pg.goto(f"{service}/#token={urllib.parse.quote(TOKEN, safe='')}")
     ws = ws_info.value
     frames: list[str] = []
     ws.on("framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else ""))
@@ -272,7 +276,7 @@ def test_dashboard_reconnects_and_backfills_after_a_crash(served, page):
     fetches every alert it missed (GET /api/v1/alerts?after_id=), holding them with no gap."""
     pg = page
     with pg.expect_response(lambda r: "/api/v1/alerts?" in r.url and r.ok):   # the newest page of alerts
-        pg.goto(served.url + "/")
+        pg.goto(f"{served.url}/#token={TOKEN}")   # as typed: "+" and "/" unescaped
     pg.wait_for_selector('#conn[data-state="open"]')
     pg.wait_for_function("() => +(document.getElementById('alerts-table').dataset.maxId || 0) > 0")
 
@@ -302,3 +306,12 @@ def test_dashboard_reconnects_and_backfills_after_a_crash(served, page):
     # chromium logs each refused retry while the service is down; anything else is a fault
     problems = [p for p in pg.problems if "ERR_CONNECTION_REFUSED" not in p]
     assert not problems, problems
+
+
+def test_dashboard_without_the_token_says_what_to_do(served, page):
+    pg = page
+    pg.goto(served.url + "/")
+    pg.wait_for_selector("#banner:not([hidden])")
+    assert "#token=" in pg.inner_text("#banner")
+    assert pg.get_attribute("#conn", "data-state") != "open"
+    assert pg.locator(".det").count() == 0      # nothing from the feed reached the page

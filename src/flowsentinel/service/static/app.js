@@ -126,8 +126,10 @@
   // ------------------------------------------------------------ token / API
   /** The API token, from the page URL's #token= fragment (never sent in a query to REST). */
   function readToken() {
-    const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    return params.get("token") || "";
+    // not URLSearchParams: it would turn a "+" in the token into a space
+    const m = /(?:^|&)token=([^&]*)/.exec(location.hash.replace(/^#/, ""));
+    if (!m) return "";
+    try { return decodeURIComponent(m[1]); } catch (_) { return m[1]; }
   }
   const TOKEN = readToken();
 
@@ -148,6 +150,7 @@
         const body = await resp.json();
         detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
       } catch (_) { /* not JSON */ }
+      if (resp.status === 401) showAuthBanner();
       const err = new Error(resp.status + " " + resp.statusText + (detail ? ": " + detail : ""));
       err.status = resp.status;
       throw err;
@@ -591,6 +594,11 @@
     b.dataset.kind = kind;
     b.hidden = false;
   }
+  function showAuthBanner() {
+    showBanner(TOKEN
+      ? "the server refused this page's API token: open the dashboard with the right #token=YOUR_TOKEN"
+      : "this server needs its API token: open the dashboard as …/#token=YOUR_TOKEN", "auth");
+  }
   function hideBanner() { $("banner").hidden = true; $("banner").dataset.kind = ""; }
 
   // ------------------------------------------------------------- verdicts
@@ -998,9 +1006,7 @@
 
   function scheduleReconnect(ev) {
     const code = ev ? ev.code : 0;
-    if (code === 1008 || code === 4401 || code === 4403) {
-      showBanner("the server refused the live feed (" + code + "): open the page with #token=YOUR_TOKEN", "auth");
-    }
+    if (code === 1008 || code === 4401 || code === 4403) showAuthBanner();
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt)) * (0.8 + 0.4 * Math.random());
     attempt += 1;
     const until = Date.now() + delay;
