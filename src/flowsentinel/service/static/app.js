@@ -496,6 +496,8 @@
         p.updates += 1;
         p.root.dataset.updates = String(p.updates);
         setText(p.rate, fmtRate(d.flows_per_s));
+        p.rate.parentNode.title = typeof d.capacity_flows_per_s === "number"
+          ? "could score about " + fmtRate(d.capacity_flows_per_s) + " flows/s at its current batch sizes" : "";
         setText(p.p50, fmtMs(d.latency_ms_p50));
         setText(p.p99, fmtMs(d.latency_ms_p99));
         setText(p.alerts, fmtInt(d.alerts));
