@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 from stream.livekit import live_bundle, replay_csv
 
@@ -150,8 +152,6 @@ def served(live_inputs, tmp_path_factory):
 
 @pytest.fixture
 def page(chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(chromium), headless=True,
@@ -185,7 +185,7 @@ def _canvas_ink(pg, selector: str) -> list[int]:
         return n; })""", selector)
 
 
-def test_dashboard_goes_live_in_a_real_browser(served, live_inputs, page, tmp_path):
+def test_dashboard_goes_live_in_a_real_browser(chromium, served, live_inputs, page, tmp_path):
     bundle, _ = live_inputs
     service = served.url
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -271,7 +271,7 @@ def _held(pg) -> dict[str, int]:
                 backfilling: document.body.dataset.backfilling === '1'}; }""")
 
 
-def test_dashboard_reconnects_and_backfills_after_a_crash(served, page):
+def test_dashboard_reconnects_and_backfills_after_a_crash(chromium, served, page):
     """kill -9 the service: the page says so, retries with backoff, and after the restart
     fetches every alert it missed (GET /api/v1/alerts?after_id=), holding them with no gap."""
     pg = page
@@ -290,11 +290,11 @@ def test_dashboard_reconnects_and_backfills_after_a_crash(served, page):
     pg.on("request", lambda req: "after_id=" in req.url and backfills.append(req.url))
     served.start()
     pg.wait_for_selector('#conn[data-state="open"]', timeout=30_000)
+    filled = """n => { const d = document.getElementById('alerts-table').dataset;
+        return +d.maxId > n + 50 && d.contiguousTo === d.maxId && document.body.dataset.backfilling !== '1'; }"""
     try:
-        pg.wait_for_function("""n => { const d = document.getElementById('alerts-table').dataset;
-            return +d.maxId > n + 50 && d.contiguousTo === d.maxId && document.body.dataset.backfilling !== '1'; }""",
-                             arg=before["max"])
-    except Exception:
+        pg.wait_for_function(filled, arg=before["max"])
+    except PlaywrightTimeout:
         pytest.fail(f"the page did not fill the hole the crash left: before {before}, now {_held(pg)}, "
                     f"backfill requests {backfills}")
     after = _held(pg)
@@ -308,7 +308,7 @@ def test_dashboard_reconnects_and_backfills_after_a_crash(served, page):
     assert not problems, problems
 
 
-def test_dashboard_without_the_token_says_what_to_do(served, page):
+def test_dashboard_without_the_token_says_what_to_do(chromium, served, page):
     pg = page
     pg.goto(served.url + "/")
     pg.wait_for_selector("#banner:not([hidden])")
