@@ -206,6 +206,10 @@
           const tr = ev.target.closest("tr");
           if (tr && tr._item !== undefined) onClick(tr._item);
         });
+        tbody.addEventListener("keydown", (ev) => {   // rows are focusable: Enter opens, like a click
+          const tr = ev.target.closest("tr");
+          if (ev.key === "Enter" && tr && tr._item !== undefined) onClick(tr._item);
+        });
       }
     }
     setColumns(ncols) {
@@ -217,6 +221,7 @@
     row(i) {
       while (this.rows.length <= i) {
         const tr = el("tr", this.onClick ? "clickable" : "");
+        if (this.onClick) tr.tabIndex = 0;
         const tds = [];
         for (let c = 0; c < this.ncols; c++) { const td = el("td"); tds.push(td); tr.appendChild(td); }
         this.tbody.appendChild(tr);
