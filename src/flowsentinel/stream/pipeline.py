@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -146,7 +147,11 @@ class Scorer:
     def score(self, frame: pd.DataFrame, ingest_ts: np.ndarray, seq0: int = -1) -> VerdictBatch:
         """Score ``frame`` (n_flows rows) → :class:`VerdictBatch`."""
         t0 = time.perf_counter()
-        X = self.bundle.transform.transform(frame)
+        if all(f in frame.columns for f in self.features):
+            raw = frame[list(self.features)].to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            raw = None
+        X = self.bundle.transform.transform(raw if raw is not None else frame)  # names what is missing
         t_transform = time.perf_counter() - t0
         scores = np.empty((len(frame), len(self.detectors)), dtype=np.float64)
         latency = np.empty(len(self.detectors))
@@ -157,22 +162,49 @@ class Scorer:
             latency[j] = (time.perf_counter() - t + t_transform) * 1e3
         return build_batch(frame, seq0=seq0, ingest_ts=ingest_ts, scored_ts=time.time(),
                            detectors=self.detectors, thresholds=self.thresholds, scores=scores,
-                           latency_ms=latency, X=X, features=self.features, importances=self.importances)
+                           latency_ms=latency, X=X, raw=raw, features=self.features,
+                           importances=self.importances)
+
+
+@dataclass
+class LiveView:
+    """A scored batch's newest verdict dicts and its alert dicts, built in the scoring thread.
+
+    Sequence numbers and alert ids are known only once the store committed
+    the batch; :meth:`numbered` fills them in.
+    """
+
+    verdict_rows: list[int]
+    verdicts: list[dict[str, Any]]
+    alert_rows: list[int]
+    alerts: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, batch: VerdictBatch) -> LiveView:
+        n = len(batch)
+        vrows = list(range(max(0, n - FRAME_VERDICTS), n))
+        rows = batch.alert_rows
+        arows = list(range(max(0, len(rows) - FRAME_ALERTS), len(rows)))
+        alerts = []
+        for a in arows:
+            d = batch.verdict(int(rows[a])).to_dict()
+            d.update(id=None, status="new", note=None, updated_at=None, top_features=batch.top_features_of(a))
+            alerts.append(d)
+        return cls(vrows, batch.to_dicts(vrows), arows, alerts)
+
+    def numbered(self, batch: VerdictBatch, first_alert_id: int) -> Update:
+        for i, d in zip(self.verdict_rows, self.verdicts):
+            d["seq"] = batch.seq0 + i
+        for a, d in zip(self.alert_rows, self.alerts):
+            d["seq"] = batch.seq0 + int(batch.alert_rows[a])
+            d["id"] = first_alert_id + a
+        return Update(t=batch.scored_ts, n_flows=len(batch), n_alerts=len(batch.alert_rows),
+                      verdicts=self.verdicts, alerts=self.alerts)
 
 
 def make_update(batch: VerdictBatch, first_alert_id: int) -> Update:
-    """The live view of a committed batch: its newest verdicts and its alerts (with ids)."""
-    n = len(batch)
-    verdicts = batch.to_dicts(range(max(0, n - FRAME_VERDICTS), n))
-    rows = batch.alert_rows
-    start = max(0, len(rows) - FRAME_ALERTS)
-    alerts = []
-    for a in range(start, len(rows)):
-        d = batch.verdict(int(rows[a])).to_dict()
-        d.update(id=first_alert_id + a, status="new", note=None, updated_at=None,
-                 top_features=batch.top_features_of(a))
-        alerts.append(d)
-    return Update(t=batch.scored_ts, n_flows=n, n_alerts=len(rows), verdicts=verdicts, alerts=alerts)
+    """The live view of a committed batch: its newest verdicts and its alerts, with their store ids."""
+    return LiveView.of(batch).numbered(batch, first_alert_id)
 
 
 class Pipeline:
@@ -282,12 +314,17 @@ class Pipeline:
                 return
             frames, ingest = got
             frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            fut = loop.run_in_executor(self._score_pool, self.scorer.score, frame, ingest)
+            fut = loop.run_in_executor(self._score_pool, self._score, frame, ingest)
             await self._inflight.put(fut)
 
-    def _commit(self, batch: VerdictBatch) -> Update:
+    def _score(self, frame: pd.DataFrame, ingest: np.ndarray) -> tuple[VerdictBatch, LiveView]:
+        batch = self.scorer.score(frame, ingest)
+        return batch, LiveView.of(batch)
+
+    def _commit(self, scored: tuple[VerdictBatch, LiveView]) -> Update:
+        batch, view = scored
         first = self.store.write_batch(batch, self.run_id)
-        return make_update(batch, first)
+        return view.numbered(batch, first)
 
     async def _sink(self) -> None:
         loop = asyncio.get_running_loop()
@@ -298,8 +335,9 @@ class Pipeline:
                 self.done.set()
                 return
             try:
-                batch = await fut
-                update = await loop.run_in_executor(self._store_pool, self._commit, batch)
+                scored = await fut
+                update = await loop.run_in_executor(self._store_pool, self._commit, scored)
+                batch = scored[0]
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

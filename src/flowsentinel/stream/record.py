@@ -97,7 +97,10 @@ def _column(frame: pd.DataFrame, name: str, n: int, kind: str) -> np.ndarray:
     col = frame[name]
     if kind == "int":
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
-    return col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+    out = col.to_numpy(dtype=object)
+    if col.hasnans:
+        out = np.where(pd.isna(out), None, out)
+    return out
 
 
 def top_features(X: np.ndarray, weights: np.ndarray | None, k: int = TOP_FEATURES
@@ -121,13 +124,16 @@ def top_features(X: np.ndarray, weights: np.ndarray | None, k: int = TOP_FEATURE
     """
     n, f = X.shape
     k = min(k, f)
-    w = np.abs(X) if weights is None else np.abs(X) * weights[None, :]
-    if k == 0 or n == 0:
-        return np.zeros((n, k), dtype=np.int64), np.zeros((n, k))
-    part = np.argpartition(-w, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(w, part, axis=1)
-    order = np.argsort(-vals, axis=1)
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    w = np.abs(X, dtype=np.float32) if weights is None else np.abs(X) * weights.astype(np.float32)[None, :]
+    idx = np.zeros((n, k), dtype=np.int64)
+    vals = np.zeros((n, k), dtype=np.float64)
+    rows = np.arange(n)
+    for t in range(k):  # k rounds of argmax: much faster than a per-row partition for small k
+        j = w.argmax(axis=1)
+        idx[:, t] = j
+        vals[:, t] = w[rows, j]
+        w[rows, j] = -1.0
+    return idx, vals
 
 
 @dataclass
@@ -211,7 +217,7 @@ class VerdictBatch:
 
 def build_batch(frame: pd.DataFrame, *, seq0: int, ingest_ts: np.ndarray, scored_ts: float,
                 detectors: tuple[str, ...], thresholds: np.ndarray, scores: np.ndarray,
-                latency_ms: np.ndarray, X: np.ndarray, features: tuple[str, ...],
+                latency_ms: np.ndarray, X: np.ndarray, raw: np.ndarray, features: tuple[str, ...],
                 importances: np.ndarray | None) -> VerdictBatch:
     """Assemble a :class:`VerdictBatch` from a scored canonical frame.
 
@@ -221,15 +227,16 @@ def build_batch(frame: pd.DataFrame, *, seq0: int, ingest_ts: np.ndarray, scored
         Canonical flows (identifiers optional; ``Label``/``Family`` when labelled).
     X : ndarray (n_flows, n_features)
         The transform's output, used for the alerts' explanations.
+    raw : ndarray (n_flows, n_features)
+        The raw feature values, kept for the alerts.
     scores : ndarray (n_flows, n_detectors)
     """
     n = len(frame)
     flags = scores >= thresholds[None, :]
     alert_rows = np.flatnonzero(flags.any(axis=1))
-    raw = frame[list(features)].to_numpy(dtype=np.float64, na_value=np.nan)[alert_rows] if len(alert_rows) \
-        else np.zeros((0, len(features)))
-    idx, weight = top_features(X[alert_rows], importances)
-    z = np.take_along_axis(X[alert_rows], idx, axis=1) if len(alert_rows) else np.zeros(idx.shape)
+    Xa = X[alert_rows]
+    idx, weight = top_features(Xa, importances)
+    z = np.take_along_axis(Xa, idx, axis=1) if len(alert_rows) else np.zeros(idx.shape)
     family = None
     label = None
     if schema.FAMILY in frame.columns:
@@ -243,6 +250,6 @@ def build_batch(frame: pd.DataFrame, *, seq0: int, ingest_ts: np.ndarray, scored
         src_port=_column(frame, "Src Port", n, "int"), dst_ip=_column(frame, "Dst IP", n, "text"),
         dst_port=_column(frame, "Dst Port", n, "int"), protocol=_column(frame, "Protocol", n, "int"),
         timestamp=ts, ingest_ts=ingest_ts, scored_ts=scored_ts, scores=scores, latency_ms=latency_ms,
-        label=label, family=family, alert_rows=alert_rows, alert_features=raw,
+        label=label, family=family, alert_rows=alert_rows, alert_features=raw[alert_rows],
         top_idx=idx, top_weight=weight, top_z=z,
     )

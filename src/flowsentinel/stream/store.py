@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 ALERT_STATUSES = ("new", "acknowledged", "false_positive")
 UNLABELLED = "unlabelled"
 _RETENTION_EVERY_S = 2.0
+_WAL_LIMIT = 256 * 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -56,11 +57,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     status TEXT NOT NULL DEFAULT 'new', note TEXT, updated_at REAL);
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
 CREATE INDEX IF NOT EXISTS alerts_family ON alerts (family, id);
-CREATE TABLE IF NOT EXISTS verdicts (
-    seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, ts REAL NOT NULL, ingest_ts REAL, timestamp REAL,
-    flow_id TEXT, src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER, protocol INTEGER,
-    label TEXT, family TEXT, alert INTEGER NOT NULL, scores BLOB NOT NULL, latency BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS verdict_batches (
+    seq0 INTEGER PRIMARY KEY, n INTEGER NOT NULL, run INTEGER NOT NULL, ts REAL NOT NULL,
+    latency BLOB NOT NULL, nums BLOB NOT NULL, texts TEXT NOT NULL);
 """
+# verdict_batches: one row per scored batch, column-wise — nums is float64 (n, 5 + n_detectors):
+# ingest_ts, timestamp, src_port, dst_port, protocol, then each detector's score; texts is a JSON
+# list of the flow_id, src_ip, dst_ip, label and family columns.  Writing thousands of verdicts a
+# second row by row would cost more than scoring them.
 
 _ALERT_COLS = ("id, run, seq, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, dst_ip, dst_port, protocol, "
                "label, family, flagged, scores, latency, features, top, status, note, updated_at")
@@ -166,11 +170,16 @@ class AlertStore:
         self._readers_lock = threading.Lock()
         self._runs: dict[int, _Run] = {}
         self._last_retention = 0.0
+        self._w.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off the write path
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="store-checkpoint", daemon=True)
+        self._checkpointer.start()
         meta = dict(self._w.execute("SELECT key, value FROM meta").fetchall())
         top_alert = self._w.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0]
-        top_seq = self._w.execute("SELECT COALESCE(MAX(seq), -1) FROM verdicts").fetchone()[0]
+        top_seq = self._w.execute("SELECT COALESCE(MAX(seq0 + n), 0) FROM verdict_batches").fetchone()[0]
+        top_alert_seq = self._w.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM alerts").fetchone()[0]
         self._next_alert = max(int(meta.get("next_alert_id", 1)), top_alert + 1)
-        self._next_seq = max(int(meta.get("next_seq", 0)), top_seq + 1)
+        self._next_seq = max(int(meta.get("next_seq", 0)), top_seq, top_alert_seq)
         log.info("alert store %s opened: next alert id %d, next seq %d", self.path, self._next_alert,
                  self._next_seq)
 
@@ -191,7 +200,32 @@ class AlertStore:
                 self._readers.append(conn)
         return conn
 
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database every second without blocking the writer.
+
+        A passive checkpoint never waits for the writer; when the WAL still
+        grows past ``_WAL_LIMIT`` (a writer that never pauses), a RESTART
+        checkpoint briefly holds the writer so the WAL starts over.
+        """
+        conn = self._connect()
+        conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
+        wal = Path(str(self.path) + "-wal")
+        try:
+            while not self._stop.wait(1.0):
+                try:
+                    big = wal.exists() and wal.stat().st_size > _WAL_LIMIT
+                    conn.execute(f"PRAGMA wal_checkpoint({'RESTART' if big else 'PASSIVE'})").fetchone()
+                except sqlite3.Error as exc:
+                    log.warning("checkpoint of %s failed: %s", self.path, exc)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("final checkpoint of %s failed: %s", self.path, exc)
+        finally:
+            conn.close()
+
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join(30)
         with self._readers_lock:
             for conn in self._readers:
                 try:
@@ -226,52 +260,55 @@ class AlertStore:
         the returned one.  Called from one writer thread at a time.
         """
         n = len(batch)
+        d = len(batch.detectors)
+        latency = np.asarray(batch.latency_ms, dtype="<f4").tobytes()
+        rows = batch.alert_rows
+        k = len(rows)
+        if k:
+            codes = (batch.flags[rows] * (1 << np.arange(d))).sum(axis=1)
+            names = [",".join(("",) + tuple(batch.detectors[j] for j in range(d) if c >> j & 1) + ("",))
+                     for c in range(1 << d)]
+            top = np.concatenate([batch.top_idx, batch.top_z, batch.top_weight], axis=1).astype("<f4")
+            none = [None] * k
+            alert_cols = [
+                None, [run] * k, None, [batch.scored_ts] * k, batch.ingest_ts[rows].tolist(),
+                batch.timestamp[rows].tolist(), batch.flow_id[rows].tolist(), batch.src_ip[rows].tolist(),
+                batch.src_port[rows].tolist(), batch.dst_ip[rows].tolist(), batch.dst_port[rows].tolist(),
+                batch.protocol[rows].tolist(),
+                batch.label[rows].tolist() if batch.label is not None else none,
+                batch.family[rows].tolist() if batch.family is not None else none,
+                np.array(names, dtype=object)[codes].tolist(), _rows_bytes(batch.scores[rows].astype("<f8")),
+                [latency] * k, _rows_bytes(batch.alert_features.astype("<f8")), _rows_bytes(top)]
+        if self.verdict_window > 0:
+            nums = np.column_stack([batch.ingest_ts, batch.timestamp, batch.src_port, batch.dst_port,
+                                    batch.protocol, batch.scores]).astype("<f8").tobytes()
+            texts = json.dumps([batch.flow_id.tolist(), batch.src_ip.tolist(), batch.dst_ip.tolist(),
+                                batch.label.tolist() if batch.label is not None else None,
+                                batch.family.tolist() if batch.family is not None else None])
         with self._lock:
             batch.seq0 = self._next_seq
             first = self._next_alert
-            seqs = range(self._next_seq, self._next_seq + n)
-            ts = [batch.scored_ts] * n
-            scores = _rows_bytes(batch.scores.astype("<f8"))
-            latency = np.asarray(batch.latency_ms, dtype="<f4").tobytes()
-            ports = [batch.src_port.tolist(), batch.dst_port.tolist(), batch.protocol.tolist()]
-            label = batch.label if batch.label is not None else [None] * n
-            family = batch.family if batch.family is not None else [None] * n
-            ingest = batch.ingest_ts.tolist()
-            stamp = batch.timestamp.tolist()
             try:
                 self._w.execute("BEGIN")
                 if self.verdict_window > 0:
-                    self._w.executemany(
-                        "INSERT INTO verdicts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        zip(seqs, [run] * n, ts, ingest, stamp, batch.flow_id, batch.src_ip, ports[0],
-                            batch.dst_ip, ports[1], ports[2], label, family, batch.alert.tolist(), scores,
-                            [latency] * n))
-                rows = batch.alert_rows
-                if len(rows):
-                    names = np.array(batch.detectors, dtype=object)
-                    flagged = ["," + ",".join(names[f]) + "," for f in batch.flags[rows]]
-                    top = np.concatenate([batch.top_idx, batch.top_z, batch.top_weight], axis=1).astype("<f4")
-                    r = rows.tolist()
+                    self._w.execute("INSERT INTO verdict_batches VALUES (?,?,?,?,?,?,?)",
+                                    (batch.seq0, n, run, batch.scored_ts, latency, nums, texts))
+                if k:
+                    alert_cols[0] = range(first, first + k)
+                    alert_cols[2] = (rows + batch.seq0).tolist()
                     self._w.executemany(
                         "INSERT INTO alerts (id, run, seq, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, "
                         "dst_ip, dst_port, protocol, label, family, flagged, scores, latency, features, top) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        zip(range(first, first + len(r)), [run] * len(r), [seqs[i] for i in r], ts,
-                            [ingest[i] for i in r], [stamp[i] for i in r], batch.flow_id[rows],
-                            batch.src_ip[rows], [ports[0][i] for i in r], batch.dst_ip[rows],
-                            [ports[1][i] for i in r], [ports[2][i] for i in r],
-                            [label[i] for i in r], [family[i] for i in r], flagged,
-                            [scores[i] for i in r], [latency] * len(r),
-                            _rows_bytes(batch.alert_features.astype("<f8")), _rows_bytes(top)))
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", zip(*alert_cols))
                 self._next_seq += n
-                self._next_alert += len(rows)
+                self._next_alert += k
                 self._w.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                     (("next_seq", self._next_seq), ("next_alert_id", self._next_alert)))
                 self._w.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._w.in_transaction:
                     self._w.execute("ROLLBACK")
-                self._next_seq, self._next_alert = seqs.start, first
+                self._next_seq, self._next_alert = batch.seq0, first
                 raise StoreError(f"cannot write to the alert store {self.path}: {exc}") from None
             if time.monotonic() - self._last_retention > _RETENTION_EVERY_S:
                 self._retention()
@@ -281,8 +318,10 @@ class AlertStore:
         """Apply the retention policy (caller holds the writer lock)."""
         self._last_retention = time.monotonic()
         w = self._w
-        cur = w.execute("DELETE FROM verdicts WHERE seq < ?", (self._next_seq - self.verdict_window,))
-        self.removed["verdicts"] += cur.rowcount
+        cutoff = self._next_seq - self.verdict_window
+        gone = w.execute("SELECT COALESCE(SUM(n), 0) FROM verdict_batches WHERE seq0 + n <= ?", (cutoff,)).fetchone()[0]
+        w.execute("DELETE FROM verdict_batches WHERE seq0 + n <= ?", (cutoff,))
+        self.removed["verdicts"] += int(gone)
         cur = w.execute("DELETE FROM alerts WHERE ts < ? OR id < ?",
                         (time.time() - self.alert_retention_s, self._next_alert - self.max_alerts))
         self.removed["alerts"] += cur.rowcount
@@ -422,21 +461,28 @@ class AlertStore:
     def recent_verdicts(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest stored verdicts, newest first (the rolling window)."""
         conn = self._reader()
-        rows = conn.execute(
-            "SELECT seq, run, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, dst_ip, dst_port, protocol, "
-            "label, family, scores, latency FROM verdicts ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
-        out = []
-        for (seq, run, ts, ingest, stamp, fid, sip, sport, dip, dport, proto, label, family, scores,
-             latency) in rows:
+        out: list[dict[str, Any]] = []
+        for seq0, n, run, ts, latency, nums, texts in conn.execute(
+                "SELECT seq0, n, run, ts, latency, nums, texts FROM verdict_batches ORDER BY seq0 DESC"):
             info = self._run(conn, run)
-            s = np.frombuffer(scores, dtype="<f8")
+            d = len(info.detectors)
+            m = np.frombuffer(nums, dtype="<f8").reshape(n, 5 + d)
             lat = np.frombuffer(latency, dtype="<f4")
-            verdicts = {d: bool(s[j] >= info.thresholds[j]) for j, d in enumerate(info.detectors)}
-            v = list(verdicts.values())
-            out.append({"seq": seq, "flow_id": fid, "src_ip": sip, "src_port": sport, "dst_ip": dip,
-                        "dst_port": dport, "protocol": proto, "timestamp": _opt(stamp), "ingest_ts": ingest,
-                        "scored_ts": ts, "scores": {d: float(s[j]) for j, d in enumerate(info.detectors)},
-                        "verdicts": verdicts,
-                        "latency_ms": {d: round(float(lat[j]), 3) for j, d in enumerate(info.detectors)},
-                        "label": label, "family": family, "agreement": all(v) or not any(v), "alert": any(v)})
+            flow_id, src_ip, dst_ip, label, family = json.loads(texts)
+            for i in range(n - 1, -1, -1):
+                s = m[i, 5:]
+                verdicts = {det: bool(s[j] >= info.thresholds[j]) for j, det in enumerate(info.detectors)}
+                v = list(verdicts.values())
+                port = [None if math.isnan(x) else int(x) for x in m[i, 2:5]]
+                out.append({"seq": seq0 + i, "flow_id": flow_id[i], "src_ip": src_ip[i], "src_port": port[0],
+                            "dst_ip": dst_ip[i], "dst_port": port[1], "protocol": port[2],
+                            "timestamp": _opt(float(m[i, 1])), "ingest_ts": float(m[i, 0]), "scored_ts": ts,
+                            "scores": {det: float(s[j]) for j, det in enumerate(info.detectors)},
+                            "verdicts": verdicts,
+                            "latency_ms": {det: round(float(lat[j]), 3) for j, det in enumerate(info.detectors)},
+                            "label": None if label is None else label[i],
+                            "family": None if family is None else family[i],
+                            "agreement": all(v) or not any(v), "alert": any(v)})
+                if len(out) >= limit:
+                    return out
         return out

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of ``flowsentinel serve``: flows/s and flow→WebSocket-client latency.
+
+For each offered load (default 1 k, 10 k and 50 k flows/s, then "max": the
+replay as fast as the pipeline takes it) a fresh ``flowsentinel serve``
+process replays the shared CICIDS-2017 sample in a loop (``replay:FILE@RATE,loop``)
+through every detector of the bundle, with one WebSocket client connected.
+Measured over ``--seconds`` after ``--warmup``:
+
+* ``e2e_flows_per_s``: flows scored and committed per second (the server's
+  own ``flows_scored`` counter, read from the frames the client receives);
+* ``client_latency_ms_p50/p99``: for every verdict a frame carries, the time
+  from the flow entering the pipeline (``ingest_ts``) to the client holding the
+  parsed frame — batching, scoring, the SQLite commit, the ≤ 10 frames/s pacing
+  and the socket included;
+* ``pipeline_latency_ms_p50/p99``: ``scored_ts - ingest_ts`` of the same verdicts.
+
+Beside them, in the same run, the raw batch-scoring rate of the same bundle
+(``Bundle.score_frame`` on 4 096-flow batches: transform + every detector, one
+thread, no I/O) and the overhead ratio e2e / raw.
+
+Usage::
+
+    python benchmarks/serve.py --bundle BUNDLE [--loads 1000,10000,50000,max] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results"
+CACHE = HERE / ".cache"
+sys.path.insert(0, str(REPO / "src"))
+
+
+def sample_dir() -> Path:
+    root = Path(os.environ.get("FLOWSENTINEL_DATA", REPO.parent / "shared" / "data"))
+    path = root / "cicids2017-improved-sample"
+    if not path.is_dir():
+        sys.exit(f"the serve benchmark needs the CICIDS-2017 sample at {path} (set FLOWSENTINEL_DATA)")
+    return path
+
+
+def replay_file() -> tuple[Path, int]:
+    """The whole sample as one canonical Parquet file (cached), and its row count."""
+    from flowsentinel.data.loader import load_flows
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / "serve-replay.parquet"
+    frame = load_flows([sample_dir()], progress=False).frame
+    if not path.exists():
+        frame.to_parquet(path)
+    return path, len(frame)
+
+
+def raw_rate(bundle_path: Path, parquet: Path, batch: int = 4096, seconds: float = 5.0) -> float:
+    """Flows/s of ``Bundle.score_frame`` on ``batch``-row slices of the sample (best of the run)."""
+    import pandas as pd
+
+    from flowsentinel.models.bundle import load_bundle
+
+    bundle = load_bundle(bundle_path)
+    frame = pd.read_parquet(parquet)
+    bundle.score_frame(frame.iloc[:batch])
+    flows, t0 = 0, time.perf_counter()
+    i = 0
+    while time.perf_counter() - t0 < seconds:
+        part = frame.iloc[i:i + batch]
+        bundle.score_frame(part)
+        flows += len(part)
+        i = (i + batch) % max(len(frame) - batch, 1)
+    return flows / (time.perf_counter() - t0)
+
+
+def start_server(bundle: Path, source: str, db: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    env.pop("FLOWSENTINEL_API_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "flowsentinel", "serve", "--bundle", str(bundle),
+                             "--source", source, "--port", "0", "--db", str(db), "-q"],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"serve exited {proc.returncode}: {log.read_text()[-2000:]}")
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text())
+        if m:
+            return proc, f"127.0.0.1:{m.group(1)}"
+        time.sleep(0.1)
+    proc.kill()
+    sys.exit("serve did not start in 120 s")
+
+
+async def measure(host: str, warmup: float, seconds: float) -> dict:
+    import websockets
+
+    client, pipeline, marks = [], [], []
+    async with websockets.connect(f"ws://{host}/ws/live", max_size=None) as ws:
+        t_start = time.time()
+        while True:
+            frame = json.loads(await ws.recv())
+            now = time.time()
+            if frame["type"] != "update":
+                continue
+            if now - t_start < warmup:
+                continue
+            marks.append((now, frame["stats"]["flows_scored"], frame["stats"]["flows_shed"],
+                          frame["stats"]["queue_depth"], frame["dropped"]))
+            for v in frame["verdicts"]:
+                client.append(now - v["ingest_ts"])
+                pipeline.append(v["scored_ts"] - v["ingest_ts"])
+            if now - t_start >= warmup + seconds:
+                break
+    (t0, n0, *_), (t1, n1, shed, _, _) = marks[0], marks[-1]
+    c, p = np.array(client) * 1e3, np.array(pipeline) * 1e3
+    return {
+        "e2e_flows_per_s": (n1 - n0) / (t1 - t0), "frames": len(marks),
+        "frames_per_s": (len(marks) - 1) / (t1 - t0),
+        "client_latency_ms_p50": float(np.percentile(c, 50)), "client_latency_ms_p99": float(np.percentile(c, 99)),
+        "pipeline_latency_ms_p50": float(np.percentile(p, 50)),
+        "pipeline_latency_ms_p99": float(np.percentile(p, 99)),
+        "verdicts_sampled": len(c), "flows_shed": shed, "queue_depth_max": max(m[3] for m in marks),
+        "client_dropped": sum(m[4] for m in marks),
+    }
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return "" if v is None else str(v)
+
+    widths = {c: max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns), "  ".join("-" * widths[c] for c in columns)]
+    lines += ["  ".join(fmt(r.get(c)).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", type=Path, default=CACHE / "serve-bundle",
+                    help="bundle to serve (default: a demo bundle trained on simulator traffic, cached)")
+    ap.add_argument("--loads", default="1000,10000,50000,max", help="offered flows/s, comma-separated; 'max' = "
+                    "as fast as the pipeline takes them")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measurement per load")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds ignored at the start of each load")
+    args = ap.parse_args()
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from flowsentinel.models.bundle import load_bundle
+    from flowsentinel.stream.bootstrap import ensure_demo_bundle
+
+    bundle = ensure_demo_bundle(args.bundle, progress=True)
+    detectors = list(load_bundle(bundle).detectors)
+    parquet, n_rows = replay_file()
+    raw = raw_rate(bundle, parquet)
+    print(f"raw batch scoring (Bundle.score_frame, 4096-flow batches, {'+'.join(detectors)}): {raw:,.0f} flows/s")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for load in args.loads.split(","):
+            spec = f"replay:{parquet}" + ("" if load == "max" else f"@{float(load):g}") + ",loop"
+            proc, host = start_server(bundle, spec, Path(tmp) / f"live-{load}.db", Path(tmp) / f"serve-{load}.log")
+            try:
+                res = asyncio.run(measure(host, args.warmup, args.seconds))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            res.update(offered=load, ratio_to_raw=res["e2e_flows_per_s"] / raw)
+            rows.append(res)
+            print(table(rows[-1:], ["offered", "e2e_flows_per_s", "client_latency_ms_p50",
+                                    "client_latency_ms_p99", "pipeline_latency_ms_p99"]), flush=True)
+    cols = ["offered", "e2e_flows_per_s", "ratio_to_raw", "client_latency_ms_p50", "client_latency_ms_p99",
+            "pipeline_latency_ms_p50", "pipeline_latency_ms_p99", "frames_per_s", "flows_shed", "queue_depth_max",
+            "client_dropped"]
+    print()
+    print(table(rows, cols))
+    import onnxruntime
+
+    out = {"benchmark": "serve", "bundle": str(bundle), "detectors": detectors, "replay_rows": n_rows,
+           "raw_batch_flows_per_s": raw, "seconds": args.seconds, "warmup": args.warmup,
+           "load_average_at_start": os.getloadavg(),
+           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                       "onnxruntime": onnxruntime.__version__},
+           "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serve.json").write_text(json.dumps(out, indent=2))
+    print(f"results written to {RESULTS / 'serve.json'}")
+
+
+if __name__ == "__main__":
+    main()
