@@ -20,9 +20,13 @@ Prints a table per benchmark and writes JSON under ``benchmarks/results/``.
   through the library call and through ``flowsentinel capture``.  The live
   capture benchmark is ``benchmarks/live.py`` (needs root).
 
+* ``serve`` (only when named): ``flowsentinel serve`` end to end — flows/s and
+  flow→WebSocket latency at offered loads beside raw batch scoring of the same
+  bundle (``benchmarks/serve.py``; run that directly for its options).
+
 Usage::
 
-    python benchmarks/run.py [scoring] [training] [capture] [--rows 10000,100000,1000000]
+    python benchmarks/run.py [scoring] [training] [capture] [serve] [--rows 10000,100000,1000000]
         [--detectors rf,cnn] [--train-detectors rf] [--repeat 3]
 """
 
@@ -313,7 +317,7 @@ def main() -> None:
         print(json.dumps(_train_job(sys.argv[2], sys.argv[3])))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("which", nargs="*", choices=("scoring", "training", "capture", []), default=[])
+    ap.add_argument("which", nargs="*", choices=("scoring", "training", "capture", "serve", []), default=[])
     ap.add_argument("--packets", type=int, default=300_000, help="packets in the capture benchmark's pcap")
     ap.add_argument("--sim-seconds", type=float, default=100.0,
                     help="length of the simulated capture metered end to end (100 s: about 277k packets)")
@@ -340,6 +344,8 @@ def main() -> None:
     if "capture" in which:
         res = bench_capture(args.packets, args.repeat, args.sim_seconds)
         (RESULTS / "capture.json").write_text(json.dumps(res, indent=2))
+    if "serve" in which:  # its own process: it starts servers and measures wall-clock latency
+        subprocess.run([sys.executable, str(HERE / "serve.py")], check=True)
     print(f"results written to {RESULTS}")
 
 

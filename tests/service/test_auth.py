@@ -74,3 +74,12 @@ def test_token_is_required_on_rest_and_websocket_and_kept_out_of_logs(bundle, re
                             if r.name.startswith(("uvicorn", "flowsentinel")))
     assert "WebSocket /ws/live" in server_log  # uvicorn did log the connections …
     assert TOKEN not in server_log             # … without the token
+
+
+def test_serve_help_lists_its_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--bundle", "--source", "--host", "--port", "--db"):
+        assert option in out
