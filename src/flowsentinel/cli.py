@@ -210,7 +210,6 @@ def _capture(args, progress):
         FlowStreamer,
         LiveSource,
         PcapFileSource,
-        write_flow_csv,
     )
     from flowsentinel.capture.bpf import BpfFilter
 
@@ -223,12 +222,11 @@ def _capture(args, progress):
     else:
         source = LiveSource(args.iface, bpf_filter=args.bpf, duration=args.seconds)
     streamer = FlowStreamer(source, profile=args.profile, progress=progress)
-    frame = streamer.to_frame()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_flow_csv(frame, args.out)
+    n = streamer.to_csv(args.out)  # streamed: never one table of every flow
     st = streamer.stats
     drops = f", {st.kernel_drops} dropped by the kernel" if args.iface else ""
-    print(f"{len(frame)} flows from {st.packets} packets written to {args.out} "
+    print(f"{n} flows from {st.packets} packets written to {args.out} "
           f"({st.malformed} malformed, {st.non_ip} non-IP frames skipped{drops})")
 
 
@@ -275,27 +273,39 @@ def _serve(args, progress):
           log_level="debug" if args.verbose else "warning" if args.quiet else "info")
 
 
+# Errors a user can act on: printed as one line, exit code 2.  Looked up only in the
+# modules that were imported, so that a command does not import torch just to catch
+# an error it cannot raise (capture and simulate never load a model).
+_USER_ERRORS = {
+    "flowsentinel.capture.live": "LiveCaptureError",
+    "flowsentinel.data.loader": "DataError",
+    "flowsentinel.models.bundle": "BundleError",
+    "flowsentinel.models.transform": "MissingFeatureError",
+    "flowsentinel.schema": "UnknownLabelError",
+}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    found = [getattr(sys.modules[mod], name) for mod, name in _USER_ERRORS.items() if mod in sys.modules]
+    return (*found, FileExistsError, FileNotFoundError, ValueError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = _setup_logging(args)
-    from flowsentinel.capture.live import LiveCaptureError
-    from flowsentinel.data.loader import DataError
-    from flowsentinel.models.bundle import BundleError
-    from flowsentinel.models.transform import MissingFeatureError
-    from flowsentinel.schema import UnknownLabelError
-
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "capture": _capture,
                 "simulate": _simulate, "serve": _serve}
     try:
         handlers[args.command](args, progress)
-    except (DataError, UnknownLabelError, MissingFeatureError, BundleError, FileExistsError,
-            FileNotFoundError, ValueError, LiveCaptureError, OSError) as exc:
-        print(f"flowsentinel {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        print(f"flowsentinel {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
