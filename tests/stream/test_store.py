@@ -123,3 +123,15 @@ def test_unlabelled_flows_have_no_ground_truth(tmp_path, bundle, flows):
     batch = scored(bundle, frame)
     d = batch.verdict(0).to_dict()
     assert d["label"] is None and d["family"] is None
+    assert batch.to_dicts() == [batch.verdict(i).to_dict() for i in range(len(batch))]
+
+
+def test_columnar_dicts_equal_the_record(bundle, flows):
+    frame = flows.head(300).copy()
+    frame.loc[frame.index[:3], "Src Port"] = float("nan")  # a missing port stays null
+    batch = scored(bundle, frame)
+    batch.seq0 = 1000
+    assert batch.to_dicts() == [batch.verdict(i).to_dict() for i in range(len(batch))]
+    assert batch.to_dicts([0])[0]["src_port"] is None
+    assert [batch.top_features_of(a) for a in range(len(batch.alert_rows))] == \
+        batch.top_features_many(list(range(len(batch.alert_rows))))

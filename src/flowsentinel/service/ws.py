@@ -35,15 +35,21 @@ _IDLE_FRAME_S = 1.0  # a frame (with fresh Stats) at least this often, even when
 def build_frame(updates: list[Update], sub: Subscriber, last_dropped: tuple[int, int],
                 stats: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int]]:
     """One ``update`` frame from the updates a client has pending."""
+    # newest first, and only as far back as the limits reach: older updates are never made into dicts
     verdicts: list[dict] = []
     for u in reversed(updates):
-        verdicts[:0] = u.verdicts[-(FRAME_VERDICTS - len(verdicts)):]
         if len(verdicts) >= FRAME_VERDICTS:
             break
-    alerts = [a for u in updates for a in u.alerts]
-    # alerts a batch had beyond what it carries, and beyond this frame's limit, are lost to this client
-    sub.dropped_alerts += sum(u.n_alerts - len(u.alerts) for u in updates) + max(len(alerts) - FRAME_ALERTS, 0)
-    alerts = alerts[-FRAME_ALERTS:]
+        if u.n_flows:
+            verdicts[:0] = u.verdicts[-(FRAME_VERDICTS - len(verdicts)):]
+    alerts: list[dict] = []
+    for u in reversed(updates):
+        if len(alerts) >= FRAME_ALERTS:
+            break
+        if u.n_alerts:
+            alerts[:0] = u.alerts[-(FRAME_ALERTS - len(alerts)):]
+    # alerts beyond this frame's limit (or beyond what a batch carries) are lost to this client
+    sub.dropped_alerts += sum(u.n_alerts for u in updates) - len(alerts)
     lost_v, lost_a = sub.dropped - last_dropped[0], sub.dropped_alerts - last_dropped[1]
     frame = {"type": "update", "t": time.time(), "verdicts": verdicts, "alerts": alerts,
              "dropped": lost_v + lost_a, "dropped_alerts": lost_a, "stats": stats}

@@ -12,26 +12,46 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Hub", "Subscriber", "Update"]
 
 
-@dataclass(frozen=True)
 class Update:
     """What one scored batch contributes to the live view.
 
     ``verdicts`` holds the newest verdict dicts of the batch (at most the
-    frame limit), ``alerts`` the batch's alert summaries (oldest first, at most
-    the frame limit); ``n_flows`` and ``n_alerts`` count all of them.
+    frame limit), ``alerts`` the batch's newest alert summaries (oldest first,
+    at most the frame limit); ``n_flows`` and ``n_alerts`` count all of them.
+    Given a ``build`` callable instead of lists, the dicts are made on first
+    use and shared by every subscriber: a frame only ever needs the newest
+    few updates' verdicts, so most updates are never turned into dicts.
     """
 
-    t: float
-    n_flows: int
-    n_alerts: int
-    verdicts: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
+    __slots__ = ("_alerts", "_build", "_verdicts", "n_alerts", "n_flows", "t")
+
+    def __init__(self, t: float, n_flows: int, n_alerts: int, verdicts: list[dict[str, Any]] | None = None,
+                 alerts: list[dict[str, Any]] | None = None,
+                 build: Callable[[], tuple[list[dict[str, Any]], list[dict[str, Any]]]] | None = None) -> None:
+        self.t, self.n_flows, self.n_alerts = t, n_flows, n_alerts
+        self._verdicts, self._alerts, self._build = verdicts, alerts, build
+
+    def _materialize(self) -> None:
+        if self._build is not None:
+            self._verdicts, self._alerts = self._build()
+            self._build = None
+
+    @property
+    def verdicts(self) -> list[dict[str, Any]]:
+        self._materialize()
+        return self._verdicts or []
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        self._materialize()
+        return self._alerts or []
 
 
 @dataclass(eq=False)

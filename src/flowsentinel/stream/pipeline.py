@@ -168,43 +168,46 @@ class Scorer:
 
 @dataclass
 class LiveView:
-    """A scored batch's newest verdict dicts and its alert dicts, built in the scoring thread.
+    """What a scored batch can show live: its newest verdicts and newest alerts, cut out of it.
 
-    Sequence numbers and alert ids are known only once the store committed
-    the batch; :meth:`numbered` fills them in.
+    Cut in the scoring thread (numpy only), so an update holds at most
+    ``FRAME_VERDICTS + FRAME_ALERTS`` flows however large the batch; turned into
+    dicts only if a frame needs them (:class:`~flowsentinel.stream.hub.Update`).
     """
 
-    verdict_rows: list[int]
-    verdicts: list[dict[str, Any]]
-    alert_rows: list[int]
-    alerts: list[dict[str, Any]]
+    batch: VerdictBatch   # the cut-down batch
+    rows: np.ndarray      # each kept flow's row in the original batch
+    vsel: np.ndarray      # positions (in the cut) of the newest verdicts
+    aidx: np.ndarray      # indices of the kept alerts among the original batch's alerts
+    n_flows: int
+    n_alerts: int
 
     @classmethod
     def of(cls, batch: VerdictBatch) -> LiveView:
-        n = len(batch)
-        vrows = list(range(max(0, n - FRAME_VERDICTS), n))
-        rows = batch.alert_rows
-        arows = list(range(max(0, len(rows) - FRAME_ALERTS), len(rows)))
-        alerts = []
-        for a in arows:
-            d = batch.verdict(int(rows[a])).to_dict()
-            d.update(id=None, status="new", note=None, updated_at=None, top_features=batch.top_features_of(a))
-            alerts.append(d)
-        return cls(vrows, batch.to_dicts(vrows), arows, alerts)
+        n, n_alerts = len(batch), len(batch.alert_rows)
+        newest = np.arange(max(0, n - FRAME_VERDICTS), n)
+        aidx = np.arange(max(0, n_alerts - FRAME_ALERTS), n_alerts)
+        rows = np.union1d(newest, batch.alert_rows[aidx]).astype(np.int64)
+        return cls(batch.subset(rows, aidx), rows, np.searchsorted(rows, newest), aidx, n, n_alerts)
 
-    def numbered(self, batch: VerdictBatch, first_alert_id: int) -> Update:
-        for i, d in zip(self.verdict_rows, self.verdicts):
-            d["seq"] = batch.seq0 + i
-        for a, d in zip(self.alert_rows, self.alerts):
-            d["seq"] = batch.seq0 + int(batch.alert_rows[a])
-            d["id"] = first_alert_id + a
-        return Update(t=batch.scored_ts, n_flows=len(batch), n_alerts=len(batch.alert_rows),
-                      verdicts=self.verdicts, alerts=self.alerts)
+    def numbered(self, seq0: int, first_alert_id: int, scored_ts: float) -> Update:
+        """The update of the committed batch (its first flow numbered ``seq0``)."""
+        def build() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            b = self.batch
+            verdicts = b.to_dicts(self.vsel, seq=(self.rows[self.vsel] + seq0).tolist())
+            apos = b.alert_rows
+            alerts = b.to_dicts(apos, seq=(self.rows[apos] + seq0).tolist())
+            tops = b.top_features_many(list(range(len(apos))))
+            for d, top, a in zip(alerts, tops, self.aidx.tolist()):
+                d.update(id=first_alert_id + a, status="new", note=None, updated_at=None, top_features=top)
+            return verdicts, alerts
+
+        return Update(t=scored_ts, n_flows=self.n_flows, n_alerts=self.n_alerts, build=build)
 
 
 def make_update(batch: VerdictBatch, first_alert_id: int) -> Update:
     """The live view of a committed batch: its newest verdicts and its alerts, with their store ids."""
-    return LiveView.of(batch).numbered(batch, first_alert_id)
+    return LiveView.of(batch).numbered(batch.seq0, first_alert_id, batch.scored_ts)
 
 
 class Pipeline:
@@ -313,18 +316,19 @@ class Pipeline:
                 await self._inflight.put(None)
                 return
             frames, ingest = got
-            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            fut = loop.run_in_executor(self._score_pool, self._score, frame, ingest)
+            fut = loop.run_in_executor(self._score_pool, self._score, frames, ingest)
             await self._inflight.put(fut)
 
-    def _score(self, frame: pd.DataFrame, ingest: np.ndarray) -> tuple[VerdictBatch, LiveView]:
+    def _score(self, frames: list[pd.DataFrame], ingest: np.ndarray) -> tuple[VerdictBatch, LiveView]:
+        # concatenating many small frames is slow: it happens here, off the event loop
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         batch = self.scorer.score(frame, ingest)
         return batch, LiveView.of(batch)
 
     def _commit(self, scored: tuple[VerdictBatch, LiveView]) -> Update:
         batch, view = scored
         first = self.store.write_batch(batch, self.run_id)
-        return view.numbered(batch, first)
+        return view.numbered(batch.seq0, first, batch.scored_ts)
 
     async def _sink(self) -> None:
         loop = asyncio.get_running_loop()

@@ -93,7 +93,7 @@ def epoch_seconds(values: pd.Series | np.ndarray | list) -> np.ndarray:
 
 def _column(frame: pd.DataFrame, name: str, n: int, kind: str) -> np.ndarray:
     if name not in frame.columns:
-        return np.full(n, None, dtype=object)
+        return np.full(n, np.nan) if kind == "int" else np.full(n, None, dtype=object)
     col = frame[name]
     if kind == "int":
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -203,16 +203,73 @@ class VerdictBatch:
             family=None if self.family is None else self.family[i],
         )
 
-    def to_dicts(self, rows: np.ndarray | range | None = None) -> list[dict[str, Any]]:
-        """Verdict dicts of the given rows (all by default)."""
-        rows = range(len(self)) if rows is None else rows
-        return [self.verdict(int(i)).to_dict() for i in rows]
+    def subset(self, rows: np.ndarray, alerts: np.ndarray) -> VerdictBatch:
+        """The same batch cut down to ``rows`` (sorted) and, of its alerts, those at positions ``alerts``.
+
+        Every alert among ``rows`` must be listed in ``alerts``.
+        """
+        pick = {name: getattr(self, name)[rows] for name in (
+            "flow_id", "src_ip", "src_port", "dst_ip", "dst_port", "protocol", "timestamp", "ingest_ts", "scores")}
+        return VerdictBatch(
+            seq0=self.seq0, detectors=self.detectors, thresholds=self.thresholds, features=self.features,
+            scored_ts=self.scored_ts, latency_ms=self.latency_ms,
+            label=None if self.label is None else self.label[rows],
+            family=None if self.family is None else self.family[rows],
+            alert_rows=np.searchsorted(rows, self.alert_rows[alerts]),
+            alert_features=self.alert_features[alerts], top_idx=self.top_idx[alerts],
+            top_weight=self.top_weight[alerts], top_z=self.top_z[alerts], **pick)
+
+    def to_dicts(self, rows: np.ndarray | range | list | None = None,
+                 seq: list[int] | None = None) -> list[dict[str, Any]]:
+        """Verdict dicts of the given rows (all by default), built column-wise (same as ``verdict(i).to_dict()``).
+
+        ``seq`` overrides the sequence numbers (for a :meth:`subset`).
+        """
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return []
+        dets = self.detectors
+        lat = {d: round(float(self.latency_ms[j]), 3) for j, d in enumerate(dets)}
+
+        def ints(a: np.ndarray) -> list:
+            return [None if x is None or x != x else int(x) for x in a[rows].tolist()]
+
+        def texts(a: np.ndarray | None) -> list:
+            return [None] * len(rows) if a is None else a[rows].tolist()
+
+        if seq is None:
+            seq = (rows + self.seq0).tolist() if self.seq0 >= 0 else [None] * len(rows)
+        stamp = [None if x != x or x in (float("inf"), float("-inf")) else x
+                 for x in self.timestamp[rows].tolist()]
+        scores = self.scores[rows].tolist()
+        flags = self.flags[rows].tolist()
+        cols = zip(seq, texts(self.flow_id), texts(self.src_ip), ints(self.src_port), texts(self.dst_ip),
+                   ints(self.dst_port), ints(self.protocol), stamp, self.ingest_ts[rows].tolist(), scores, flags,
+                   texts(self.label), texts(self.family), self.alert[rows].tolist(), self.agreement[rows].tolist())
+        scored_ts = self.scored_ts
+        return [{"seq": q, "flow_id": fid, "src_ip": sip, "src_port": sp, "dst_ip": dip, "dst_port": dp,
+                 "protocol": pr, "timestamp": ts, "ingest_ts": it, "scored_ts": scored_ts,
+                 "scores": dict(zip(dets, sc)), "verdicts": dict(zip(dets, fl)), "latency_ms": dict(lat),
+                 "label": lb, "family": fm, "agreement": ag, "alert": al}
+                for q, fid, sip, sp, dip, dp, pr, ts, it, sc, fl, lb, fm, al, ag in cols]
 
     def top_features_of(self, a: int) -> list[dict[str, Any]]:
         """Explanation of the ``a``-th alert of this batch (index into ``alert_rows``)."""
-        return [{"name": self.features[int(j)], "value": _num(self.alert_features[a, int(j)]),
-                 "z": round(float(self.top_z[a, t]), 4), "weight": round(float(self.top_weight[a, t]), 6)}
-                for t, j in enumerate(self.top_idx[a])]
+        return self.top_features_many([a])[0]
+
+    def top_features_many(self, alerts: list[int]) -> list[list[dict[str, Any]]]:
+        """Explanations of several alerts of this batch (indices into ``alert_rows``)."""
+        if not alerts:
+            return []
+        names = self.features
+        idx = self.top_idx[alerts]
+        vals = np.take_along_axis(self.alert_features[alerts], idx, axis=1)
+        vals = np.where(np.isfinite(vals), vals, np.nan).tolist()
+        z = np.round(self.top_z[alerts], 4).tolist()
+        w = np.round(self.top_weight[alerts], 6).tolist()
+        return [[{"name": names[j], "value": None if v != v else v, "z": zz, "weight": ww}
+                 for j, v, zz, ww in zip(ii, vv, zr, wr)]
+                for ii, vv, zr, wr in zip(idx.tolist(), vals, z, w)]
 
 
 def build_batch(frame: pd.DataFrame, *, seq0: int, ingest_ts: np.ndarray, scored_ts: float,
