@@ -178,7 +178,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for load in args.loads.split(","):
             spec = f"replay:{parquet}" + ("" if load == "max" else f"@{float(load):g}") + ",loop"
-            proc, host = start_server(bundle, spec, Path(tmp) / f"live-{load}.db", Path(tmp) / f"serve-{load}.log", args.ws_fps)
+            proc, host = start_server(bundle, spec, Path(tmp) / f"live-{load}.db",
+                                      Path(tmp) / f"serve-{load}.log", args.ws_fps)
             try:
                 res = asyncio.run(measure(host, args.warmup, args.seconds))
             finally:

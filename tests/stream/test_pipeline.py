@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from flowsentinel import schema
-from flowsentinel.stream import AlertQuery, AlertStore, FlowBuffer, FlowSource, Hub, Pipeline, Update
+from flowsentinel.stream import AlertStore, FlowBuffer, FlowSource, Hub, Pipeline, Update
 from flowsentinel.stream.sources import ReplaySource
 
 
