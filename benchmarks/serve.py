@@ -170,7 +170,9 @@ def main() -> None:
     from flowsentinel.stream.bootstrap import ensure_demo_bundle
 
     bundle = ensure_demo_bundle(args.bundle, progress=True)
-    detectors = list(load_bundle(bundle).detectors)
+    manifest = load_bundle(bundle).manifest
+    detectors = list(manifest["detectors"])
+    params = {d: manifest["detectors"][d].get("metadata", {}).get("params") for d in detectors}
     parquet, n_rows = replay_file()
     raw = raw_rate(bundle, parquet)
     print(f"raw batch scoring (Bundle.score_frame, 4096-flow batches, {'+'.join(detectors)}): {raw:,.0f} flows/s")
@@ -196,7 +198,8 @@ def main() -> None:
     print(table(rows, cols))
     import onnxruntime
 
-    out = {"benchmark": "serve", "bundle": str(bundle), "detectors": detectors, "replay_rows": n_rows,
+    out = {"benchmark": "serve", "bundle": str(bundle), "detectors": detectors, "detector_params": params,
+           "replay_rows": n_rows,
            "raw_batch_flows_per_s": raw, "seconds": args.seconds, "warmup": args.warmup, "ws_max_fps": args.ws_fps,
            "load_average_at_start": os.getloadavg(),
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
