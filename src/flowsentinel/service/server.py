@@ -12,6 +12,7 @@ from flowsentinel.service.app import create_app
 from flowsentinel.service.auth import RedactTokens
 from flowsentinel.service.settings import Settings
 from flowsentinel.stream.sources import FlowSource
+from flowsentinel.stream.store import AlertStore
 
 __all__ = ["bind", "serve", "url_for"]
 
@@ -44,6 +45,7 @@ def serve(settings: Settings, *, source: FlowSource | None = None, announce=prin
     """Serve until interrupted.  ``announce`` receives the URL line once the socket is bound."""
     settings.check_security()
     bundle = load_bundle(settings.bundle)  # errors now, before anything listens
+    AlertStore(settings.db).close()        # the store can be opened (or says why not)
     app = create_app(settings, bundle=bundle, source=source)
     redact = RedactTokens(settings.token)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

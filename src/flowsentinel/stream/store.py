@@ -70,7 +70,7 @@ _ALERT_COLS = ("id, run, seq, ts, ingest_ts, timestamp, flow_id, src_ip, src_por
                "label, family, flagged, scores, latency, features, top, status, note, updated_at")
 
 
-class StoreError(RuntimeError):
+class StoreError(OSError):
     """The database cannot be opened or written; names the file."""
 
 
