@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -40,6 +42,26 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus its re-raising of the stop signal after a graceful shutdown.
+
+    uvicorn raises SIGINT/SIGTERM again once it has shut down; under ``asyncio.run`` that
+    cancels the (finished) lifespan task and logs a traceback on every Ctrl-C.  The signals
+    are kept in ``stopped_by`` instead, and ``serve`` reports a Ctrl-C once the loop is gone.
+    """
+
+    stopped_by: tuple[int, ...] = ()
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self.stopped_by = tuple(self._captured_signals)
+                self._captured_signals.clear()
+
+
 def serve(settings: Settings, *, source: FlowSource | None = None, announce=print,
           log_level: str = "info") -> None:
     """Serve until interrupted.  ``announce`` receives the URL line once the socket is bound."""
@@ -54,7 +76,7 @@ def serve(settings: Settings, *, source: FlowSource | None = None, announce=prin
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level == "debug", ws="websockets-sansio",
                             timeout_graceful_shutdown=3, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
+    server = _Server(config)
     announce(f"FlowSentinel live at {url_for(settings.host, port)}"
              + ("  (append #token=YOUR_TOKEN to open the dashboard)" if settings.token else ""))
     try:
@@ -63,3 +85,5 @@ def serve(settings: Settings, *, source: FlowSource | None = None, announce=prin
         sock.close()
     if not server.started:
         raise RuntimeError("the service did not start; see the log above")
+    if signal.SIGINT in server.stopped_by:
+        raise KeyboardInterrupt  # after the graceful shutdown: the CLI says "interrupted", exit 130
