@@ -1,5 +1,6 @@
-# FlowSentinel: `make demo` runs the main job, `make test` the whole test suite.
-# Both set everything up on a fresh machine (a virtual environment in .venv).
+# FlowSentinel: `make demo` runs the main job (the live dashboard on simulated traffic),
+# `make test` the whole test suite.  Both set everything up on a fresh machine (a virtual
+# environment in .venv).  `make report` trains and evaluates on the CICIDS-2017 sample.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,8 +11,10 @@ STAMP  := $(VENV)/.installed
 DATA   ?= $(or $(FLOWSENTINEL_DATA),../shared/data)
 SAMPLE := $(DATA)/cicids2017-improved-sample
 OUT    ?= out
+# Extra arguments for `flowsentinel serve` in `make demo`, e.g. SERVE_ARGS="--port 8080".
+SERVE_ARGS ?=
 
-.PHONY: setup system-deps demo test bench fixtures golden clean
+.PHONY: setup system-deps demo report test bench fixtures golden clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +26,17 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# The live service on the built-in traffic simulator.  The first run trains bundles/demo on
+# simulated traffic (a few minutes, with progress bars); then it prints the dashboard's URL.
 demo: setup
+	$(FS) serve $(SERVE_ARGS)
+
+# Train both detectors on the labelled CICIDS-2017 sample, evaluate them, write the report.
+report: setup
 	@if [ ! -d "$(SAMPLE)" ]; then \
-	  echo "make demo needs the labelled CICIDS-2017 sample at $(SAMPLE)"; \
+	  echo "make report needs the labelled CICIDS-2017 sample at $(SAMPLE)"; \
 	  echo "(a folder of CSVs of either release). Point DATA or FLOWSENTINEL_DATA at the folder that holds"; \
-	  echo "cicids2017-improved-sample/, e.g.  make demo DATA=/path/to/data"; \
+	  echo "cicids2017-improved-sample/, e.g.  make report DATA=/path/to/data"; \
 	  exit 2; \
 	fi
 	$(FS) train --data "$(SAMPLE)" --out $(OUT)/demo-bundle --overwrite

@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "store) behind a REST API, a WebSocket feed and the dashboard. Sources: simulate[:SEED] "
                        "(default), replay:FILE[@RATE][,loop], pcap:FILE[@SPEED], iface:NAME. Settings can also "
                        "come from FLOWSENTINEL_* environment variables (docs/live.md).")
-    v.add_argument("--bundle", metavar="BUNDLE", help="bundle folder (default: $FLOWSENTINEL_BUNDLE or bundles/demo)")
+    v.add_argument("--bundle", metavar="BUNDLE", help="bundle folder (default: $FLOWSENTINEL_BUNDLE or bundles/demo, which is trained on simulated "
+                   "traffic the first time when missing)")
     v.add_argument("--source", metavar="SPEC", help="flow source (default: simulate)")
     v.add_argument("--host", help="address to bind (default 127.0.0.1; any other needs FLOWSENTINEL_API_TOKEN)")
     v.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
@@ -267,8 +268,19 @@ def _serve(args, progress):
         raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     settings.check_security()
     if not (settings.bundle / "manifest.json").is_file():
-        raise BundleError(f"no bundle at {settings.bundle}; train one (flowsentinel train --data ... --out "
-                          f"{settings.bundle}) or pass --bundle")
+        if settings.bundle != Settings.model_fields["bundle"].default:
+            # An explicit folder that holds no bundle is most likely a typo: say so, train nothing.
+            raise BundleError(f"no bundle at {settings.bundle} (no manifest.json); train one with "
+                              f"'flowsentinel train --data ... --out {settings.bundle}', or leave --bundle "
+                              f"and FLOWSENTINEL_BUNDLE unset to use the demo bundle")
+        if settings.bundle.exists() and any(settings.bundle.iterdir()):
+            raise BundleError(f"{settings.bundle} exists but holds no bundle (no manifest.json); "
+                              "move it away and run again to train the demo bundle there")
+        from flowsentinel.stream.bootstrap import ensure_demo_bundle
+
+        print(f"no bundle at {settings.bundle}: training the demo bundle (rf + cnn) on simulated traffic; "
+              "this takes a few minutes once", flush=True)
+        ensure_demo_bundle(settings.bundle, progress=progress)
     serve(settings, announce=lambda line: print(line, flush=True),
           log_level="debug" if args.verbose else "warning" if args.quiet else "info")
 

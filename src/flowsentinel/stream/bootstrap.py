@@ -54,7 +54,8 @@ def ensure_demo_bundle(path: str | Path, progress: bool | None = True, seconds: 
         return path
     log.info("no bundle at %s: training a demo bundle (rf + cnn) on simulated traffic", path)
     frames = []
-    for seed in tqdm(DEMO_SEEDS, desc="simulating", unit="capture", disable=not progress):
+    quiet = (not progress) if progress is not None else None  # None: bars only on a terminal
+    for seed in tqdm(DEMO_SEEDS, desc="simulating", unit="capture", disable=quiet):
         sim = TrafficSimulator(duration_s=seconds, seed=seed, benign_sessions_per_s=40.0)
         frames.append(simulate_flows(sim))
     frame = pd.concat(frames, ignore_index=True)
