@@ -118,6 +118,59 @@ def test_ids_and_sequence_continue_after_retention_and_reopening(tmp_path, bundl
     store.close()
 
 
+def test_alert_features_and_explanations_round_trip_per_batch(tmp_path, bundle, flows):
+    store = AlertStore(tmp_path / "d.db", max_alerts=10**6)
+    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                          features=tuple(bundle.features))
+    frame = flows.head(400).copy()
+    frame.loc[frame.index[:400], "Flow Bytes/s"] = float("inf")  # non-finite raw values come back as null
+    batches = [scored(bundle, frame.iloc[:200]), scored(bundle, frame.iloc[200:])]
+    firsts = [store.write_batch(b, run) for b in batches]
+    assert all(len(b.alert_rows) > 5 for b in batches)
+    for b, first in zip(batches, firsts):
+        for a in (0, len(b.alert_rows) // 2, len(b.alert_rows) - 1):  # first, middle, last of each batch
+            got = store.get_alert(first + a)
+            raw = b.alert_features[a]
+            assert [got["features"][f] for f in bundle.features] == [
+                float(x) if np.isfinite(x) else None for x in raw]
+            assert got["features"]["Flow Bytes/s"] is None
+            live = b.top_features_of(a)  # what the WebSocket carried for this alert
+            assert [(t["name"], t["value"]) for t in got["top_features"]] == [(t["name"], t["value"]) for t in live]
+            assert [t["z"] for t in got["top_features"]] == pytest.approx([t["z"] for t in live], abs=1e-4)
+    page, _ = store.list_alerts(AlertQuery(limit=1000))
+    assert len(page) == sum(len(b.alert_rows) for b in batches)
+    assert all(len(a["features"]) == len(bundle.features) for a in page)
+    assert store.get_alert(firsts[1] + len(batches[1].alert_rows)) is None  # past the last alert
+
+    # retention drops a batch's details once none of its alerts is left, and not before
+    store.max_alerts = len(batches[1].alert_rows) + 1  # keeps one alert of the first batch
+    store._retention()
+    assert store._w.execute("SELECT COUNT(*) FROM alert_details").fetchone()[0] == 2
+    store.max_alerts = len(batches[1].alert_rows)
+    store._retention()
+    assert store._w.execute("SELECT first_id FROM alert_details").fetchall() == [(firsts[1],)]
+    assert store.get_alert(firsts[1])["features"]["Flow Duration"] is not None
+    store.close()
+
+
+def test_alerts_stored_with_inline_features_still_read(tmp_path, bundle, flows):
+    """A database written before alert_details existed keeps each alert's features in its own row."""
+    store = AlertStore(tmp_path / "old.db")
+    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                          features=tuple(bundle.features))
+    batch = scored(bundle, flows.head(100))
+    first = store.write_batch(batch, run)
+    top = np.concatenate([batch.top_idx, batch.top_z, batch.top_weight], axis=1).astype("<f4")
+    store._w.execute("UPDATE alerts SET features = ?, top = ? WHERE id = ?",
+                     (batch.alert_features[0].astype("<f8").tobytes(), top[0].tobytes(), first))
+    store._w.execute("DELETE FROM alert_details")
+    got = store.get_alert(first)
+    assert got["features"]["Flow Duration"] == float(batch.alert_features[0][bundle.features.index("Flow Duration")])
+    assert [t["name"] for t in got["top_features"]] == [t["name"] for t in batch.top_features_of(0)]
+    assert store.get_alert(first + 1)["features"] == {}  # details gone and none inline: empty, not a crash
+    store.close()
+
+
 def test_unlabelled_flows_have_no_ground_truth(tmp_path, bundle, flows):
     frame = flows.head(50).drop(columns=[schema.LABEL, schema.FAMILY, schema.ATTEMPTED])
     batch = scored(bundle, frame)

@@ -57,10 +57,18 @@ CREATE TABLE IF NOT EXISTS alerts (
     status TEXT NOT NULL DEFAULT 'new', note TEXT, updated_at REAL);
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
 CREATE INDEX IF NOT EXISTS alerts_family ON alerts (family, id);
+CREATE TABLE IF NOT EXISTS alert_details (
+    first_id INTEGER PRIMARY KEY, k INTEGER NOT NULL, width INTEGER NOT NULL,
+    features BLOB NOT NULL, top BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS verdict_batches (
     seq0 INTEGER PRIMARY KEY, n INTEGER NOT NULL, run INTEGER NOT NULL, ts REAL NOT NULL,
     latency BLOB NOT NULL, nums BLOB NOT NULL, texts TEXT NOT NULL);
 """
+# alert_details: the bulky part of a batch's alerts, one row per batch (alerts first_id … first_id + k - 1):
+# features is float64 (k, width) raw values in the run's feature order, top float32 (k, 3 * TOP_FEATURES)
+# (feature indices, z, weights).  Kept out of the alerts rows, which stay small: inserting thousands of
+# alerts a second with a 650-byte blob each cost a third of the writer's time; an alert's slice is read
+# with incremental blob I/O.  Alerts written before this table existed keep theirs in alerts.features/top.
 # verdict_batches: one row per scored batch, column-wise — nums is float64 (n, 5 + n_detectors):
 # ingest_ts, timestamp, src_port, dst_port, protocol, then each detector's score; texts is a JSON
 # list of the flow_id, src_ip, dst_ip, label and family columns.  Writing thousands of verdicts a
@@ -278,7 +286,9 @@ class AlertStore:
                 batch.label[rows].tolist() if batch.label is not None else none,
                 batch.family[rows].tolist() if batch.family is not None else none,
                 np.array(names, dtype=object)[codes].tolist(), _rows_bytes(batch.scores[rows].astype("<f8")),
-                [latency] * k, _rows_bytes(batch.alert_features.astype("<f8")), _rows_bytes(top)]
+                [latency] * k]
+            features = np.ascontiguousarray(batch.alert_features, dtype="<f8")
+            details = (features.shape[1], features.tobytes(), top.tobytes())
         if self.verdict_window > 0:
             nums = np.column_stack([batch.ingest_ts, batch.timestamp, batch.src_port, batch.dst_port,
                                     batch.protocol, batch.scores]).astype("<f8").tobytes()
@@ -298,8 +308,9 @@ class AlertStore:
                     alert_cols[2] = (rows + batch.seq0).tolist()
                     self._w.executemany(
                         "INSERT INTO alerts (id, run, seq, ts, ingest_ts, timestamp, flow_id, src_ip, src_port, "
-                        "dst_ip, dst_port, protocol, label, family, flagged, scores, latency, features, top) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", zip(*alert_cols))
+                        "dst_ip, dst_port, protocol, label, family, flagged, scores, latency) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", zip(*alert_cols))
+                    self._w.execute("INSERT INTO alert_details VALUES (?,?,?,?,?)", (first, k, *details))
                 self._next_seq += n
                 self._next_alert += k
                 self._w.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -327,6 +338,9 @@ class AlertStore:
         removed += w.execute("DELETE FROM alerts WHERE ts < ?", (time.time() - self.alert_retention_s,)).rowcount
         self.removed["alerts"] += removed
         if removed:
+            # a batch's details go once none of its alerts is left (alert ids only grow, so the oldest go first)
+            low = w.execute("SELECT COALESCE(MIN(id), ?) FROM alerts", (self._next_alert,)).fetchone()[0]
+            w.execute("DELETE FROM alert_details WHERE first_id < ? AND first_id + k <= ?", (low, low))
             log.info("retention removed %d alerts from %s", removed, self.path)
 
     def update_alert(self, alert_id: int, status: str | None = None, note: str | None = None,
@@ -378,6 +392,8 @@ class AlertStore:
             "id": aid, "status": status, "note": note, "updated_at": updated_at,
         }
         if with_features:
+            if features is None:  # stored per batch in alert_details (every alert written since it existed)
+                features, top = self._details(conn, aid)
             raw = np.frombuffer(features, dtype="<f8") if features is not None else np.zeros(0)
             out["features"] = {name: (float(x) if math.isfinite(x) else None)
                                for name, x in zip(info.features, raw.tolist())}
@@ -388,6 +404,24 @@ class AlertStore:
                  "z": round(float(z), 4), "weight": round(float(w), 6)}
                 for j, z, w in zip(t[0][:TOP_FEATURES], t[1], t[2])]
         return out
+
+    def _details(self, conn: sqlite3.Connection, alert_id: int) -> tuple[bytes | None, bytes | None]:
+        """An alert's raw features and explanation, sliced out of its batch's ``alert_details`` row."""
+        row = conn.execute("SELECT first_id, k, width, length(top) FROM alert_details WHERE first_id <= ? "
+                           "ORDER BY first_id DESC LIMIT 1", (alert_id,)).fetchone()
+        if row is None or alert_id >= row[0] + row[1]:
+            return None, None
+        first, k, width, top_bytes = row
+        i = alert_id - first
+        out = []
+        for column, size in (("features", width * 8), ("top", top_bytes // k)):
+            try:
+                with conn.blobopen("alert_details", column, first, readonly=True) as blob:
+                    blob.seek(i * size)
+                    out.append(blob.read(size))
+            except sqlite3.OperationalError:  # removed by retention between the two statements
+                return None, None
+        return out[0], out[1]
 
     def get_alert(self, alert_id: int) -> dict[str, Any] | None:
         conn = self._reader()
