@@ -265,8 +265,9 @@ class VerdictBatch:
         idx = self.top_idx[alerts]
         vals = np.take_along_axis(self.alert_features[alerts], idx, axis=1)
         vals = np.where(np.isfinite(vals), vals, np.nan).tolist()
-        z = np.round(self.top_z[alerts], 4).tolist()
-        w = np.round(self.top_weight[alerts], 6).tolist()
+        # in float64: a float32 rounded to 4 places still prints as 1.6999000310897827
+        z = np.round(self.top_z[alerts].astype(np.float64), 4).tolist()
+        w = np.round(self.top_weight[alerts].astype(np.float64), 6).tolist()
         return [[{"name": names[j], "value": None if v != v else v, "z": zz, "weight": ww}
                  for j, v, zz, ww in zip(ii, vv, zr, wr)]
                 for ii, vv, zr, wr in zip(idx.tolist(), vals, z, w)]
