@@ -143,6 +143,14 @@ class Scorer:
             if imp is not None and len(imp) == len(self.features):
                 self.importances = np.asarray(imp, dtype=np.float64)
                 break
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Score a few zero rows with every detector once, so that ONNX Runtime's first-run set-up
+        (hundreds of ms) is not charged to the first live batch and its latency."""
+        X = np.zeros((8, len(self.features)), dtype=np.float32)
+        for name in self.detectors:
+            self.bundle.detectors[name].score(X)
 
     def score(self, frame: pd.DataFrame, ingest_ts: np.ndarray, seq0: int = -1) -> VerdictBatch:
         """Score ``frame`` (n_flows rows) → :class:`VerdictBatch`."""
