@@ -151,14 +151,21 @@ async def _pace_by_time(frame: pd.DataFrame, due_s: np.ndarray, t0: float, stop:
     frame, due_s = frame.iloc[order], due_s[order]
     i, n = 0, len(frame)
     while i < n and not stop.is_set():
-        now = time.monotonic() - t0
-        j = int(np.searchsorted(due_s, now, side="right"))
+        tick = time.monotonic()
+        j = int(np.searchsorted(due_s, tick - t0, side="right"))
         if j > i:
             for part in _split(frame.iloc[i:j]):
                 yield part
             i = j
-        else:
-            await asyncio.sleep(min(max(due_s[i] - now, 0.001), _TICK_S * 10))
+        if i < n:
+            await asyncio.sleep(_until_next_tick(tick, t0 + due_s[i]))
+
+
+def _until_next_tick(tick: float, next_due: float) -> float:
+    """Seconds to sleep after a release at ``tick``: flows are released at most once per
+    ``_TICK_S`` (each release costs the pipeline a frame, whatever its size), and never
+    sooner than the next flow is due; at most 0.1 s, so a stop is seen soon."""
+    return max(min(max(tick + _TICK_S, next_due) - time.monotonic(), _TICK_S * 10), 0.0)
 
 
 class SimulateSource(FlowSource):
@@ -273,10 +280,11 @@ class ReplaySource(FlowSource):
                     return
         t0, sent = time.monotonic(), 0
         while not self._stop.is_set():
-            due = int((time.monotonic() - t0) * self.rate)
+            tick = time.monotonic()
+            due = int((tick - t0) * self.rate)
             if not self.loop:
                 due = min(due, n)
-            if due > sent:
+            while due > sent and not self._stop.is_set():  # all that is due, in chunks
                 take = min(due - sent, MAX_CHUNK)
                 a, b = sent % n, sent % n + take
                 part = frame.iloc[a:min(b, n)]
@@ -284,11 +292,9 @@ class ReplaySource(FlowSource):
                     part = pd.concat([part, frame.iloc[: b - n]], ignore_index=True)
                 sent += take
                 yield part
-                if not self.loop and sent >= n:
-                    return
-            else:
-                # release in ticks of at least 10 ms: per-chunk costs stay small at high rates
-                await asyncio.sleep(max((sent + 1) / self.rate - (time.monotonic() - t0), _TICK_S))
+            if not self.loop and sent >= n:
+                return
+            await asyncio.sleep(_until_next_tick(tick, t0 + (sent + 1) / self.rate))
 
 
 class PcapSource(FlowSource):
