@@ -188,3 +188,34 @@ def test_columnar_dicts_equal_the_record(bundle, flows):
     assert batch.to_dicts([0])[0]["src_port"] is None
     assert [batch.top_features_of(a) for a in range(len(batch.alert_rows))] == \
         batch.top_features_many(list(range(len(batch.alert_rows))))
+
+
+def test_a_batch_of_more_alerts_than_one_insert_statement_takes_round_trips(tmp_path, bundle, flows):
+    # alerts go in as multi-row INSERTs of power-of-two chunks: a count that is neither a power of two
+    # nor under one chunk must come back whole, in order, each alert with its own flow's values
+    frame = pd.concat([flows] * (3000 // len(flows) + 2), ignore_index=True)
+    batch = scored(bundle, frame)
+    alert_rows = batch.alert_rows
+    cut = int(alert_rows[1024 + 333]) + 1  # the first 1 358 alerts: 1024 + 256 + 64 + 8 + 4 + 2
+    batch = scored(bundle, frame.head(cut))
+    k = len(batch.alert_rows)
+    assert k == 1358
+    store = AlertStore(tmp_path / "m.db")
+    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                          features=tuple(bundle.features))
+    first = store.write_batch(batch, run)
+    got, after = [], first - 1
+    while True:
+        items, _ = store.list_alerts(AlertQuery(after_id=after, limit=500))
+        if not items:
+            break
+        got += items
+        after = items[-1]["id"]
+    assert [a["id"] for a in got] == list(range(first, first + k))
+    rows = batch.alert_rows
+    assert [a["seq"] for a in got] == (rows + batch.seq0).tolist()
+    assert [a["flow_id"] for a in got] == batch.flow_id[rows].tolist()
+    assert [a["dst_port"] for a in got] == [int(p) for p in batch.dst_port[rows]]
+    for a, r in zip(got[::97], rows[::97]):
+        assert a["scores"] == pytest.approx({d: float(batch.scores[r, j]) for j, d in enumerate(batch.detectors)})
+    store.close()
