@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from flowsentinel.service.auth import websocket_token_ok
@@ -67,7 +67,9 @@ async def _sender(ws: WebSocket, sub: Subscriber) -> None:
         if wait > 0:
             await asyncio.sleep(wait)
         frame, counted = build_frame(sub.drain(), sub, counted, live.stats())
-        text = json.dumps(frame, allow_nan=False, separators=(",", ":"))
+        # orjson: ~5x the stdlib encoder on these frames (hundreds of alert dicts, 10 a second, on the
+        # event loop); a non-finite float, should one slip through, becomes null, never NaN
+        text = orjson.dumps(frame).decode()
         last_sent = time.monotonic()
         await ws.send_text(text)
 
@@ -91,7 +93,7 @@ async def live_feed(ws: WebSocket) -> None:
     tasks: list[asyncio.Task] = []
     try:
         hello = await asyncio.to_thread(live.hello)
-        await ws.send_text(json.dumps(hello, allow_nan=False))
+        await ws.send_text(orjson.dumps(hello).decode())
         tasks = [asyncio.create_task(_sender(ws, sub)), asyncio.create_task(_receiver(ws))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for t in done:
