@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from flowsentinel.stream.record import TOP_FEATURES, VerdictBatch
 
@@ -316,9 +317,9 @@ class AlertStore:
         if self.verdict_window > 0:
             nums = np.column_stack([batch.ingest_ts, batch.timestamp, batch.src_port, batch.dst_port,
                                     batch.protocol, batch.scores]).astype("<f8").tobytes()
-            texts = json.dumps([batch.flow_id.tolist(), batch.src_ip.tolist(), batch.dst_ip.tolist(),
-                                batch.label.tolist() if batch.label is not None else None,
-                                batch.family.tolist() if batch.family is not None else None])
+            texts = orjson.dumps([batch.flow_id.tolist(), batch.src_ip.tolist(), batch.dst_ip.tolist(),
+                                  batch.label.tolist() if batch.label is not None else None,
+                                  batch.family.tolist() if batch.family is not None else None]).decode()
         with self._lock:
             batch.seq0 = self._next_seq
             first = self._next_alert
