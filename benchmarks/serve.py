@@ -95,6 +95,18 @@ def replay_file(benign_share: float | None = None, seed: int = 0) -> tuple[Path,
     return path, len(frame), share
 
 
+def _commit() -> str | None:
+    """The repository's HEAD (with "+dirty" for uncommitted changes), for the record."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks/serve.py"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def raw_rate(bundle_path: Path, parquet: Path, batch: int = 4096, seconds: float = 5.0) -> float:
     """Flows/s of ``Bundle.score_frame`` on ``batch``-row slices of the sample (best of the run)."""
     import pandas as pd
@@ -130,6 +142,21 @@ def start_server(bundle: Path, source: str, db: Path, log: Path, fps: float) -> 
         time.sleep(0.1)
     proc.kill()
     sys.exit("serve did not start in 120 s")
+
+
+def stop_server(proc: subprocess.Popen, log: Path, grace: float = 30.0) -> float | None:
+    """SIGTERM, then the seconds the server took to exit; None (and a kill, and its log) past ``grace``."""
+    t0 = time.monotonic()
+    proc.terminate()
+    try:
+        proc.wait(grace)
+        return time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        print(f"serve did not exit {grace:.0f} s after SIGTERM; killed. Its log ends:\n"
+              f"{log.read_text()[-3000:]}", file=sys.stderr)
+        proc.kill()
+        proc.wait()
+        return None
 
 
 async def measure(host: str, warmup: float, seconds: float) -> dict:
@@ -222,9 +249,9 @@ def main() -> None:
             try:
                 res = asyncio.run(measure(host, args.warmup, args.seconds))
             finally:
-                proc.terminate()
-                proc.wait(30)
-            res.update(offered=load, ratio_to_raw=res["e2e_flows_per_s"] / raw, ws_max_fps=args.ws_fps)
+                shutdown_s = stop_server(proc, Path(tmp) / f"serve-{load}.log")
+            res.update(offered=load, ratio_to_raw=res["e2e_flows_per_s"] / raw, ws_max_fps=args.ws_fps,
+                       shutdown_s=shutdown_s)
             rows.append(res)
             print(table(rows[-1:], ["offered", "e2e_flows_per_s", "client_latency_ms_p50",
                                     "client_latency_ms_p99", "pipeline_latency_ms_p99"]), flush=True)
@@ -238,7 +265,8 @@ def main() -> None:
     out = {"benchmark": "serve", "bundle": str(bundle), "detectors": detectors, "detector_params": params,
            "replay_rows": n_rows, "replay_benign_share": benign,
            "raw_batch_flows_per_s": raw, "seconds": args.seconds, "warmup": args.warmup, "ws_max_fps": args.ws_fps,
-           "load_average_at_start": os.getloadavg(),
+           "load_average_at_start": os.getloadavg(), "commit": _commit(),
+           "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                        "onnxruntime": onnxruntime.__version__},
            "rows": rows}

@@ -59,6 +59,10 @@ def test_every_flow_is_scored_stored_and_counted(tmp_path, bundle, replay_path):
     assert ids == list(range(1, len(ids) + 1)) and len(ids) == s["alerts"]
     stored = store.get_alert(ids[-1])
     assert stored is not None and stored["seq"] == updates[-1].alerts[-1]["seq"]
+    # batches are scored two at a time but stored in flow order: seq i is the file's row i
+    kept = store.recent_verdicts(n)[::-1]
+    file_ids = pd.read_csv(replay_path, usecols=["Flow ID"])["Flow ID"].tolist()
+    assert [v["seq"] for v in kept] == list(range(n)) and [v["flow_id"] for v in kept] == file_ids
     store.close()
 
 

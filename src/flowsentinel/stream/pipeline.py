@@ -2,14 +2,18 @@
 
 Stages (asyncio tasks, one event loop)::
 
-    ingest ──► FlowBuffer (≤ capacity flows) ──► batcher ──► scorer thread
-           ──► in-flight queue (≤ 2 batches) ──► sink: store thread (commit) ──► hub.publish
+    ingest ──► FlowBuffer (≤ capacity flows) ──► batcher ──► 2 scorer threads
+           ──► in-flight queue (≤ 3 batches, in order) ──► sink: store thread (commit) ──► hub.publish
 
 * A batch closes when it holds ``batch_max`` flows or its first flow has
   waited ``batch_ms`` milliseconds.
-* Scoring (the bundle's one transform, then each detector, timed) and the
-  SQLite commit run in one worker thread each, never on the event loop, and
-  overlap: batch k+1 is scored while batch k is committed.
+* Scoring (the bundle's one transform, then each detector, timed) runs in
+  two worker threads and the SQLite commit in a third, never on the event
+  loop; they overlap: batches k+1 and k+2 are scored while batch k is
+  committed.  ONNX Runtime releases the GIL, so two scorers use both cores
+  of a small machine (one scorer left most of the second core idle: 1.3
+  cores busy at saturation).  The sink awaits the batches in the order they
+  were taken, so they are committed and published in flow order.
 * Every queue is bounded.  When scoring falls behind, a source that can wait
   (a file, the simulator) is slowed: ``ingest`` awaits room.  A live
   interface cannot wait, so what does not fit is shed and counted
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 #: Per-frame limits of the WebSocket protocol (docs/live.md).
 FRAME_VERDICTS = 100
 FRAME_ALERTS = 500
+#: Batches scored at once (each in its own thread; the order of commits is kept).
+SCORE_THREADS = 2
 
 
 class FlowBuffer:
@@ -251,7 +257,7 @@ class Pipeline:
         self.run_id: int | None = None
         self._listeners: list[Callable[[VerdictBatch], None]] = []
         self._tasks: list[asyncio.Task] = []
-        self._score_pool = ThreadPoolExecutor(1, thread_name_prefix="score")
+        self._score_pool = ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="score")
         self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="store")
         self._inflight: asyncio.Queue | None = None
         self.done = asyncio.Event()
@@ -264,7 +270,7 @@ class Pipeline:
 
     async def start(self) -> None:
         self.buffer = FlowBuffer(self.queue_capacity)
-        self._inflight = asyncio.Queue(maxsize=2)
+        self._inflight = asyncio.Queue(maxsize=SCORE_THREADS + 1)
         self.run_id = await asyncio.get_running_loop().run_in_executor(
             self._store_pool, lambda: self.store.start_run(
                 detectors=self.scorer.detectors, thresholds=self.bundle.thresholds,
