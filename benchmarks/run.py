@@ -44,19 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
-CACHE = HERE / ".cache"
-sys.path.insert(0, str(REPO / "src"))
-
-
-def sample_dir() -> Path:
-    root = Path(os.environ.get("FLOWSENTINEL_DATA", REPO.parent / "shared" / "data"))
-    path = root / "cicids2017-improved-sample"
-    if not path.is_dir():
-        sys.exit(f"benchmarks need the CICIDS-2017 sample at {path} (set FLOWSENTINEL_DATA)")
-    return path
+from common import CACHE, HERE, REPO, RESULTS, sample_dir
 
 
 def machine() -> dict:

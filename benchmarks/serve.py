@@ -48,19 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
-CACHE = HERE / ".cache"
-sys.path.insert(0, str(REPO / "src"))
-
-
-def sample_dir() -> Path:
-    root = Path(os.environ.get("FLOWSENTINEL_DATA", REPO.parent / "shared" / "data"))
-    path = root / "cicids2017-improved-sample"
-    if not path.is_dir():
-        sys.exit(f"the serve benchmark needs the CICIDS-2017 sample at {path} (set FLOWSENTINEL_DATA)")
-    return path
+from common import CACHE, REPO, RESULTS, git_commit, sample_dir
 
 
 def replay_file(benign_share: float | None = None, seed: int = 0) -> tuple[Path, int, float]:
@@ -82,7 +70,7 @@ def replay_file(benign_share: float | None = None, seed: int = 0) -> tuple[Path,
     if path.exists():
         frame = pd.read_parquet(path)
     else:
-        frame = load_flows([sample_dir()], progress=False).frame
+        frame = load_flows([sample_dir('the serve benchmark')], progress=False).frame
         if benign_share is not None:
             rng = np.random.default_rng(seed)
             benign = np.flatnonzero(frame[schema.FAMILY].to_numpy() == "Normal")
@@ -93,18 +81,6 @@ def replay_file(benign_share: float | None = None, seed: int = 0) -> tuple[Path,
         frame.to_parquet(path)
     share = float((frame[schema.FAMILY] == "Normal").mean())
     return path, len(frame), share
-
-
-def _commit() -> str | None:
-    """The repository's HEAD (with "+dirty" for uncommitted changes), for the record."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks/serve.py"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def raw_rate(bundle_path: Path, parquet: Path, batch: int = 4096, seconds: float = 5.0) -> float:
@@ -265,7 +241,7 @@ def main() -> None:
     out = {"benchmark": "serve", "bundle": str(bundle), "detectors": detectors, "detector_params": params,
            "replay_rows": n_rows, "replay_benign_share": benign,
            "raw_batch_flows_per_s": raw, "seconds": args.seconds, "warmup": args.warmup, "ws_max_fps": args.ws_fps,
-           "load_average_at_start": os.getloadavg(), "commit": _commit(),
+           "load_average_at_start": os.getloadavg(), "commit": git_commit(),
            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                        "onnxruntime": onnxruntime.__version__},
