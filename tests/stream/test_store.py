@@ -23,6 +23,13 @@ def flows(replay_path):
     return load_flows([replay_path], progress=False).frame
 
 
+def open_store(bundle, path, **kw) -> tuple[AlertStore, int]:
+    """A store at ``path`` with a run of ``bundle`` started in it."""
+    store = AlertStore(path, **kw)
+    return store, store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
+                                  features=tuple(bundle.features))
+
+
 def scored(bundle, frame: pd.DataFrame):
     return Scorer(bundle).score(frame.reset_index(drop=True), np.full(len(frame), 1.0e9))
 
@@ -46,9 +53,7 @@ def test_top_features_rank_by_scaled_value_times_importance():
 
 
 def test_alerts_are_stored_with_ids_pages_and_filters(tmp_path, bundle, flows):
-    store = AlertStore(tmp_path / "a.db")
-    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
-                          features=tuple(bundle.features))
+    store, run = open_store(bundle, tmp_path / "a.db")
     batch = scored(bundle, flows.head(600))
     first = store.write_batch(batch, run)
     n_alerts = len(batch.alert_rows)
@@ -96,9 +101,7 @@ def test_alerts_are_stored_with_ids_pages_and_filters(tmp_path, bundle, flows):
 
 def test_ids_and_sequence_continue_after_retention_and_reopening(tmp_path, bundle, flows):
     path = tmp_path / "r.db"
-    store = AlertStore(path, verdict_window=150, max_alerts=20)
-    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
-                          features=tuple(bundle.features))
+    store, run = open_store(bundle, path, verdict_window=150, max_alerts=20)
     for i in range(3):
         store.write_batch(scored(bundle, flows.iloc[100 * i:100 * (i + 1)]), run)
     store._retention()
@@ -109,9 +112,7 @@ def test_ids_and_sequence_continue_after_retention_and_reopening(tmp_path, bundl
     last = store.last_alert_id()
     store.close()
 
-    store = AlertStore(path)
-    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
-                          features=tuple(bundle.features))
+    store, run = open_store(bundle, path)
     b2 = scored(bundle, flows.iloc[300:400])
     first = store.write_batch(b2, run)
     assert first == last + 1 and b2.seq0 == 300
@@ -119,9 +120,7 @@ def test_ids_and_sequence_continue_after_retention_and_reopening(tmp_path, bundl
 
 
 def test_alert_features_and_explanations_round_trip_per_batch(tmp_path, bundle, flows):
-    store = AlertStore(tmp_path / "d.db", max_alerts=10**6)
-    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
-                          features=tuple(bundle.features))
+    store, run = open_store(bundle, tmp_path / "d.db", max_alerts=10**6)
     frame = flows.head(400).copy()
     frame.loc[frame.index[:400], "Flow Bytes/s"] = float("inf")  # non-finite raw values come back as null
     batches = [scored(bundle, frame.iloc[:200]), scored(bundle, frame.iloc[200:])]
@@ -155,9 +154,7 @@ def test_alert_features_and_explanations_round_trip_per_batch(tmp_path, bundle, 
 
 def test_alerts_stored_with_inline_features_still_read(tmp_path, bundle, flows):
     """A database written before alert_details existed keeps each alert's features in its own row."""
-    store = AlertStore(tmp_path / "old.db")
-    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
-                          features=tuple(bundle.features))
+    store, run = open_store(bundle, tmp_path / "old.db")
     batch = scored(bundle, flows.head(100))
     first = store.write_batch(batch, run)
     top = np.concatenate([batch.top_idx, batch.top_z, batch.top_weight], axis=1).astype("<f4")
@@ -200,9 +197,7 @@ def test_a_batch_of_more_alerts_than_one_insert_statement_takes_round_trips(tmp_
     batch = scored(bundle, frame.head(cut))
     k = len(batch.alert_rows)
     assert k == 1358
-    store = AlertStore(tmp_path / "m.db")
-    run = store.start_run(detectors=tuple(bundle.detectors), thresholds=bundle.thresholds,
-                          features=tuple(bundle.features))
+    store, run = open_store(bundle, tmp_path / "m.db")
     first = store.write_batch(batch, run)
     got, after = [], first - 1
     while True:
