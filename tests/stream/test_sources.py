@@ -81,3 +81,27 @@ def test_simulate_source_is_labelled_and_paced():
     frames = asyncio.run(_collect(src))
     assert sum(map(len, frames)) > 10
     assert all(schema.FAMILY in f.columns for f in frames)
+
+
+def test_simulate_source_takes_attacks_in_turn_over_mostly_benign_traffic():
+    from flowsentinel.simulate import ATTACKS
+    from flowsentinel.simulate.simulator import PERSISTENT
+
+    src = SimulateSource(seed=5)
+    episodes = [a for a in ATTACKS if a not in PERSISTENT]
+    turn = [src.window_attacks(k) for k in range(len(episodes))]
+    assert all(set(PERSISTENT) <= set(w) and len(w) == len(PERSISTENT) + 1 for w in turn)
+    assert sorted(w[-1] for w in turn) == sorted(episodes)  # each episode once per turn
+    assert src.window_attacks(len(episodes)) == turn[0]
+    assert [w[-1] for w in turn] != [w[-1] for w in (SimulateSource(seed=6).window_attacks(k)
+                                                        for k in range(len(episodes)))]
+    assert set(SimulateSource(attacks="all").window_attacks(0)) == set(ATTACKS)
+
+    k = next(k for k, w in enumerate(turn) if w[-1] == "dos-hulk")
+    frame = src._window(k, 1.5e9)
+    labels = set(frame[schema.LABEL])
+    allowed = {"BENIGN"} | {ATTACKS[a] for a in turn[k]}
+    assert labels <= {schema.classify_label(x).label for x in allowed} and len(labels) >= 3
+    assert (frame[schema.FAMILY] == schema.NORMAL).mean() > 0.6
+    with pytest.raises(SourceError, match="rotate"):
+        SimulateSource(attacks="some")

@@ -39,7 +39,7 @@ from flowsentinel.simulate import (
 )
 from flowsentinel.simulate.wire import Capture, Network, S, conversation
 
-__all__ = ["ALIASES", "ATTACKS", "DEFAULT_START_US", "TrafficSimulator", "parse_attacks", "simulate_flows"]
+__all__ = ["ALIASES", "ATTACKS", "DEFAULT_START_US", "PERSISTENT", "TrafficSimulator", "parse_attacks", "simulate_flows"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ ATTACKS: dict[str, str] = {name: label for name, (label, _) in _REGISTRY.items()
 #: Older names kept working.
 ALIASES: dict[str, str] = {"ssh-bruteforce": "ssh-patator", "slowloris": "dos-slowloris", "synflood": "ddos"}
 #: Attacks that run for the whole capture (persistent infections) instead of an episode.
-_PERSISTENT = {"botnet", "infiltration"}
+PERSISTENT = {"botnet", "infiltration"}
 #: First packet time when not in real time: 2017-07-03 13:00:00 UTC (a CICIDS-2017 working day).
 DEFAULT_START_US = 1_499_086_800 * S
 
@@ -176,7 +176,7 @@ class TrafficSimulator:
                 play(cap, rng, net, t)
         for name in self.attacks:
             rng = _stream(self.seed, name)
-            if name in _PERSISTENT:
+            if name in PERSISTENT:
                 start, stop = t0 + int(0.02 * self.duration_us), end
             else:
                 start = t0 + int(rng.uniform(0.02, 0.55) * self.duration_us)
