@@ -5,8 +5,9 @@ serving a labelled replay of another simulator seed) and one browser session:
 the page must connect its WebSocket, every detector panel must update, alerts
 must arrive, the detail drawer must show every detector's score and the
 features that drove it, and triage must reach the store.  A screenshot is
-saved in the test's tmp dir (and to $FLOWSENTINEL_DASHBOARD_PNG when set; that
-is how docs/img/dashboard.png is made).
+saved in the test's tmp dir (and to $FLOWSENTINEL_DASHBOARD_PNG when set).
+docs/img/dashboard.png is the real demo instead: `make demo`, two minutes in,
+at 1280x800.
 
 Chromium is Debian's (/usr/bin/chromium, or $FLOWSENTINEL_CHROMIUM); Playwright
 never downloads a browser here.  When it is missing the test fails and says
