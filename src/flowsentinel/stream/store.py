@@ -221,6 +221,8 @@ class AlertStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         conn.execute("PRAGMA busy_timeout=10000")
+        # the WAL is reset by the writer, so the writer's limit is what shrinks the file back after a burst
+        conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
