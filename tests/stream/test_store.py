@@ -174,6 +174,15 @@ def test_unlabelled_flows_have_no_ground_truth(tmp_path, bundle, flows):
     d = batch.verdict(0).to_dict()
     assert d["label"] is None and d["family"] is None
     assert batch.to_dicts() == [batch.verdict(i).to_dict() for i in range(len(batch))]
+    assert batch.alerts_by_family() == ({"unlabelled": len(batch.alert_rows)} if len(batch.alert_rows) else {})
+
+
+def test_alerts_are_counted_by_family(bundle, flows):
+    batch = scored(bundle, flows.head(400))
+    expected: dict[str, int] = {}
+    for row in batch.alert_rows:
+        expected[batch.family[row]] = expected.get(batch.family[row], 0) + 1
+    assert len(expected) >= 2 and batch.alerts_by_family() == expected
 
 
 def test_columnar_dicts_equal_the_record(bundle, flows):

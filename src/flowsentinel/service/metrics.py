@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -65,15 +64,8 @@ class Metrics:
         for j, name in enumerate(batch.detectors):
             self.latency.labels(name).observe(float(batch.latency_ms[j]) / 1e3)
             self.flagged.labels(name).inc(int(batch.flags[:, j].sum()))
-        if len(batch.alert_rows):
-            fams = batch.family[batch.alert_rows] if batch.family is not None else None
-            if fams is None:
-                self.alerts.labels("unlabelled").inc(len(batch.alert_rows))
-            else:
-                uniq, counts = np.unique(np.array(["unlabelled" if f is None else f for f in fams], dtype=object),
-                                         return_counts=True)
-                for f, c in zip(uniq, counts):
-                    self.alerts.labels(str(f)).inc(int(c))
+        for family, count in batch.alerts_by_family().items():
+            self.alerts.labels(family).inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

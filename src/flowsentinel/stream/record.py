@@ -19,10 +19,12 @@ import pandas as pd
 
 from flowsentinel import schema
 
-__all__ = ["TOP_FEATURES", "Verdict", "VerdictBatch", "build_batch", "epoch_seconds", "top_features"]
+__all__ = ["TOP_FEATURES", "UNLABELLED", "Verdict", "VerdictBatch", "build_batch", "epoch_seconds", "top_features"]
 
 #: How many features an alert's explanation lists.
 TOP_FEATURES = 5
+#: The family of alerts from a source without ground truth.
+UNLABELLED = "unlabelled"
 
 
 def _num(x: Any) -> float | None:
@@ -180,6 +182,25 @@ class VerdictBatch:
 
     def __len__(self) -> int:
         return len(self.ingest_ts)
+
+    def alerts_by_family(self) -> dict[str, int]:
+        """How many of this batch's alerts fall in each family (``unlabelled`` without ground truth).
+
+        Hash-counted once per batch and cached: the statistics and the Prometheus
+        exporter both read it on the event loop.
+        """
+        cached = self.__dict__.get("_alert_families")
+        if cached is None:
+            k = len(self.alert_rows)
+            if not k:
+                cached = {}
+            elif self.family is None:
+                cached = {UNLABELLED: k}
+            else:
+                counts = pd.Series(self.family[self.alert_rows], dtype=object).fillna(UNLABELLED).value_counts()
+                cached = {str(f): int(c) for f, c in counts.items()}
+            self.__dict__["_alert_families"] = cached
+        return cached
 
     @property
     def labelled(self) -> bool:

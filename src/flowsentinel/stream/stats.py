@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from flowsentinel import schema
 from flowsentinel.stream.record import VerdictBatch
@@ -79,15 +80,11 @@ class PipelineStats:
         self.disagreements += int((~batch.agreement).sum())
         truth = None
         if batch.family is not None:
-            known = np.array([f is not None for f in batch.family], dtype=bool)
-            truth = np.array([f != schema.NORMAL for f in batch.family], dtype=bool)
+            known = pd.notna(batch.family)
+            truth = known & (batch.family != schema.NORMAL)
             self.labelled_flows += int(known.sum())
-        if n_alerts:
-            fams = batch.family[batch.alert_rows] if batch.family is not None else [None] * n_alerts
-            uniq, counts = np.unique(np.array(["unlabelled" if f is None else f for f in fams], dtype=object),
-                                     return_counts=True)
-            for f, c in zip(uniq, counts):
-                self.alerts_by_family[f] = self.alerts_by_family.get(f, 0) + int(c)
+        for f, c in batch.alerts_by_family().items():
+            self.alerts_by_family[f] = self.alerts_by_family.get(f, 0) + c
         for j, name in enumerate(self.detectors):
             det = self._det[name]
             s = batch.scores[:, j]

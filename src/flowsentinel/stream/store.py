@@ -35,14 +35,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from flowsentinel.stream.record import TOP_FEATURES, VerdictBatch
+from flowsentinel.stream.record import TOP_FEATURES, UNLABELLED, VerdictBatch
 
 __all__ = ["ALERT_STATUSES", "AlertQuery", "AlertStore", "CursorError", "StoreError"]
 
 log = logging.getLogger(__name__)
 
 ALERT_STATUSES = ("new", "acknowledged", "false_positive")
-UNLABELLED = "unlabelled"
 _RETENTION_EVERY_S = 2.0
 _WAL_LIMIT = 256 * 1024 * 1024
 
