@@ -152,12 +152,17 @@ def bench_meters(pcap: Path, packets: int, label: str, meters: list[str], instal
             rows.append({**row, "error": r.get("error") or f"exit {r.get('returncode')}: "
                          f"{(r.get('stderr') or '').strip()[-400:]}"})
             continue
+        flows = _csv_rows(out)
+        if not flows:  # a peer that "succeeds" without writing a flow (cicflowmeter without libpcap) did not meter
+            rows.append({**row, "flows": flows, "error": "wrote no flows: "
+                         f"{(r.get('stderr') or '').strip()[-400:] or 'no error output'}"})
+            continue
         start = startup.get(meter, 0.0)
         rows.append({**row, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "packets_per_s": packets / r["wall_s"],
                      "startup_s": start,
                      "packets_per_s_net": packets / r["wall_s"] if r["wall_s"] <= start
                      else packets / (r["wall_s"] - start),
-                     "peak_rss_mb": r["peak_rss_mb"], "flows": _csv_rows(out)})
+                     "peak_rss_mb": r["peak_rss_mb"], "flows": flows})
     return rows
 
 
@@ -240,6 +245,12 @@ def main() -> None:
     write_pcap(tiny, sim._packets[:1])
 
     install = ensure_peers()
+    import ctypes.util
+    import shutil
+
+    if ctypes.util.find_library("pcap") is None or shutil.which("tcpdump") is None:
+        log.warning("cicflowmeter reads pcaps through scapy, which needs libpcap and the tcpdump binary to "
+                    "filter them; without them it writes no flows (Debian: apt-get install libpcap0.8 tcpdump)")
     meters = ["flowsentinel", "nfstream", "cicflowmeter"]
     startup = startup_times(tiny, meters, install, args.timeout, work)
     rows = bench_meters(prefix, n_prefix, f"first {n_prefix:,}", meters, install, args.timeout, work, startup)
