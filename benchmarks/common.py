@@ -25,11 +25,11 @@ def sample_dir(who: str = "benchmarks") -> Path:
 
 
 def git_commit() -> str | None:
-    """The repository's HEAD (with "+dirty" for uncommitted changes to src/ or benchmarks/), for the record."""
+    """The repository's HEAD, "+dirty" when src/ or a benchmark script has uncommitted changes (results do not count)."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks/*.py"], cwd=REPO,
                                capture_output=True, text=True, check=True).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
