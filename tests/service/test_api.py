@@ -102,6 +102,18 @@ def test_alerts_pages_filters_and_triage(service):
     assert [a["id"] for a in after] == [4, 5, 6, 7, 8]
     one = c.get(f"/api/v1/alerts/{ids[0]}").json()
     assert one["id"] == ids[0] and one["features"] and one["top_features"] and one["status"] == "new"
+    # features=false: the same alerts, each without its features and explanation
+    full = c.get("/api/v1/alerts", params={"after_id": 3, "limit": 25})
+    lean = c.get("/api/v1/alerts", params={"after_id": 3, "limit": 25, "features": "false"})
+    assert all(a["features"] and a["top_features"] for a in full.json()["items"])
+    assert all(a["features"] is None and a["top_features"] is None for a in lean.json()["items"])
+
+    def rest(items):
+        return [{k: v for k, v in a.items() if k not in ("features", "top_features")} for a in items]
+
+    assert rest(lean.json()["items"]) == rest(full.json()["items"]) and len(lean.json()["items"]) == 25
+    assert len(lean.content) * 3 < len(full.content)
+    assert c.get("/api/v1/alerts", params={"features": "maybe"}).status_code == 422
     for det in service.live.detectors:
         items = c.get("/api/v1/alerts", params={"detector": det, "limit": 50}).json()["items"]
         assert all(a["verdicts"][det] for a in items)

@@ -123,7 +123,7 @@ class AlertOut(VerdictOut):
     note: str | None
     updated_at: float | None
     features: dict[str, float | None] | None = None
-    top_features: list[TopFeature]
+    top_features: list[TopFeature] | None = None
 
 
 class AlertPage(BaseModel):

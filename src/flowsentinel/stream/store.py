@@ -122,6 +122,7 @@ class AlertQuery:
     after_id: int | None = None
     limit: int = 100
     cursor: str | None = None
+    features: bool = True  # False: each alert without its features and explanation (both None)
 
 
 @dataclass
@@ -437,7 +438,9 @@ class AlertStore:
             "label": label, "family": family, "agreement": all(v) or not any(v), "alert": True,
             "id": aid, "status": status, "note": note, "updated_at": updated_at,
         }
-        if with_features:
+        if not with_features:
+            out["features"] = out["top_features"] = None
+        else:
             if features is None:  # stored per batch in alert_details (every alert written since it existed)
                 features, top = self._details(conn, aid)
             raw = np.frombuffer(features, dtype="<f8") if features is not None else np.zeros(0)
@@ -512,7 +515,7 @@ class AlertStore:
         conn = self._reader()
         rows = conn.execute(sql, (*args, q.limit + 1)).fetchall()
         more = len(rows) > q.limit
-        items = [self._alert(conn, r) for r in rows[: q.limit]]
+        items = [self._alert(conn, r, q.features) for r in rows[: q.limit]]
         cursor = _encode_cursor("a" if ascending else "d", items[-1]["id"]) if more and items else None
         return items, cursor
 

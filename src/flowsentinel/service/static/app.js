@@ -27,6 +27,7 @@
   const TRENDS_REFRESH_MS = 60000;
   const BACKFILL_PAGE = 500;
   const BACKFILL_MAX_PAGES = 10;
+  const BACKFILL_MIN_GAP_MS = 1000;  // between backfill passes
 
   const FAMILY_COLORS = {
     "Normal": "#8a9bb0", "DoS": "#ff5d6c", "DDoS": "#ff8a3d", "PortScan": "#f5d04c",
@@ -185,6 +186,8 @@
     gapFloor: null,              // the first alert id this page held: above it, every id must be held
     backfillFrom: null,          // pending backfill: fetch every alert after this id
     backfillRunning: false,
+    lastBackfill: 0,             // Date.now() of the last backfill pass
+    backfillTo: 0,               // pending backfill: up to this id at least (the server's newest on reconnect)
     families: new Set(),
     trend: new Map(),            // epoch minute -> Map(family -> count)
     offline: {},                 // detector -> bundle test metrics
@@ -715,7 +718,12 @@
       const prev = S.alerts.get(a.id);
       // keep the newest copy: a PATCHed alert carries updated_at
       if (prev && (prev.updated_at || 0) > (a.updated_at || 0)) continue;
-      S.alerts.set(a.id, prev && prev.features && !a.features ? Object.assign({}, a, { features: prev.features, top_features: a.top_features || prev.top_features }) : a);
+      // a lean copy (WS, or REST with features=false) keeps what an earlier full copy had
+      let merged = a;
+      if (prev && ((prev.features && !a.features) || (prev.top_features && !a.top_features))) {
+        merged = Object.assign({}, a, { features: a.features || prev.features, top_features: a.top_features || prev.top_features });
+      }
+      S.alerts.set(a.id, merged);
       if (a.id > S.maxAlertId) S.maxAlertId = a.id;
       addFamily(familyOf(a));
       if (live && !known) trendAdd(a);
@@ -788,7 +796,7 @@
   }
 
   async function loadAlerts(params) {
-    const q = new URLSearchParams({ limit: "200" });
+    const q = new URLSearchParams({ limit: "200", features: "false" });   // the drawer fetches one alert whole
     for (const [k, v] of Object.entries(params || {})) if (v) q.set(k, v);
     try {
       const body = await api("/api/v1/alerts?" + q.toString());
@@ -802,8 +810,9 @@
    * Fetch every alert after `afterId`, oldest first, page by page (after a reconnect or a drop).
    * One backfill runs at a time; asking again while it runs widens the next one.
    */
-  function backfill(afterId) {
+  function backfill(afterId, toId) {
     S.backfillFrom = S.backfillFrom === null ? afterId : Math.min(S.backfillFrom, afterId);
+    S.backfillTo = Math.max(S.backfillTo, toId || 0);
     if (!S.backfillRunning) runBackfill();
   }
 
@@ -812,10 +821,20 @@
     document.body.dataset.backfilling = "1";
     try {
       while (S.backfillFrom !== null) {
-        let after = S.backfillFrom, cursor = null;
+        // at most one pass a second: in an alert flood every frame reports drops, and the page
+        // would otherwise pull alerts as fast as the server can serve them
+        const wait = S.lastBackfill + BACKFILL_MIN_GAP_MS - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        S.lastBackfill = Date.now();
+        // the hole: from where it starts up to the newest alert known when the pass starts (newer
+        // ones come over the WebSocket, or make the next pass); no lower than what the page keeps,
+        // since older alerts would be evicted as soon as they arrived
+        const upTo = Math.max(S.maxAlertId, S.backfillTo);
+        let after = Math.max(S.backfillFrom, upTo - MAX_ALERTS_KEPT), cursor = null;
         S.backfillFrom = null;
-        for (let page = 0; page < BACKFILL_MAX_PAGES; page++) {
-          const q = new URLSearchParams({ after_id: String(after), limit: String(BACKFILL_PAGE) });
+        S.backfillTo = 0;
+        for (let page = 0; page < BACKFILL_MAX_PAGES && after < upTo; page++) {
+          const q = new URLSearchParams({ after_id: String(after), limit: String(BACKFILL_PAGE), features: "false" });
           if (cursor) q.set("cursor", cursor);
           let body;
           try {
@@ -826,15 +845,18 @@
           }
           const items = body.items || [];
           ingestAlerts(items, true);
+          const top = Math.max(after, ...items.map((a) => a.id || 0));
+          if (top >= upTo || items.length === 0) break;
           if (body.next_cursor) { cursor = body.next_cursor; continue; }
           if (items.length < BACKFILL_PAGE) break;
-          after = Math.max(after, ...items.map((a) => a.id || 0));
+          after = top;
           cursor = null;
         }
       }
     } finally {
       S.backfillRunning = false;
       S.backfillFrom = null;
+      S.backfillTo = 0;
       document.body.dataset.backfilling = "0";
     }
   }
@@ -1050,7 +1072,7 @@
       loadAlerts();                          // first connect: the newest page
     } else {
       const upTo = lastContiguousId();
-      if (last > upTo) backfill(upTo);       // reconnect: everything missed while away (or before)
+      if (last > upTo) backfill(upTo, last); // reconnect: everything missed while away (or before)
     }
     S.dirty.stats = S.dirty.verdicts = S.dirty.alerts = true;
   }
