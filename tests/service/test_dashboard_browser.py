@@ -302,6 +302,8 @@ def test_dashboard_reconnects_and_backfills_after_a_crash(chromium, served, page
     assert after["from"] <= before["max"] < after["to"], (before, after)
     assert any(re.search(rf"after_id={before['max']}(&|$)", url) for url in backfills), \
         f"no backfill after alert {before['max']}: {backfills}"
+    # the backfill lists alerts lean (the drawer fetches one whole): a flood must not pull features
+    assert backfills and all("features=false" in url for url in backfills), backfills
     stored = _get_json(f"{served.url}/api/v1/alerts?after_id={before['max']}&limit=1")["items"]
     assert stored and stored[0]["id"] == before["max"] + 1   # alert ids go on from the store across the restart
     # chromium logs each refused retry while the service is down; anything else is a fault
