@@ -105,3 +105,23 @@ def test_simulate_source_takes_attacks_in_turn_over_mostly_benign_traffic():
     assert (frame[schema.FAMILY] == schema.NORMAL).mean() > 0.6
     with pytest.raises(SourceError, match="rotate"):
         SimulateSource(attacks="some")
+
+
+def test_pcap_source_meters_the_file_like_capture_does(tmp_path):
+    from flowsentinel.capture import FlowStreamer, PcapFileSource
+    from flowsentinel.simulate import TrafficSimulator
+
+    pcap = tmp_path / "sim.pcap"
+    TrafficSimulator(duration_s=4.0, seed=21, attacks="portscan,ssh-patator").write_pcap(pcap)
+    expected = FlowStreamer(PcapFileSource(pcap)).to_frame()
+    assert len(expected) > 100
+
+    for speed in (None, 50.0):  # as fast as possible, and paced at 50x the file's own timing
+        src = PcapSource(pcap, speed=speed)
+        frames = asyncio.run(_collect(src, limit=10**9))
+        got = [f for f in frames if len(f)]
+        assert not src.labelled
+        assert sum(map(len, got)) == len(expected)
+        ids = sorted(i for f in got for i in f["Flow ID"])
+        assert ids == sorted(expected["Flow ID"])
+        assert all("_ts" in f.columns and f["_ts"].notna().all() for f in got)
