@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 # The live service on the built-in traffic simulator.  The first run trains bundles/demo on
-# simulated traffic (a few minutes, with progress bars); then it prints the dashboard's URL.
+# simulated traffic (under a minute, with progress bars); then it prints the dashboard's URL.
 demo: setup
 	$(FS) serve $(SERVE_ARGS)
 

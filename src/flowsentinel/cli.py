@@ -279,7 +279,7 @@ def _serve(args, progress):
         from flowsentinel.stream.bootstrap import ensure_demo_bundle
 
         print(f"no bundle at {settings.bundle}: training the demo bundle (rf + cnn) on simulated traffic; "
-              "this takes a few minutes once", flush=True)
+              "once, under a minute", flush=True)
         ensure_demo_bundle(settings.bundle, progress=progress)
     serve(settings, announce=lambda line: print(line, flush=True),
           log_level="debug" if args.verbose else "warning" if args.quiet else "info")

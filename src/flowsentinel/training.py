@@ -190,7 +190,7 @@ def train_bundle(
                        extra_files={TRAINING_ROWS_FILE: hashes})
     for name in config.detectors:
         s = metadata["metrics"][name]["seeds"]
-        log.info("%s over %d seeds: recall %s, FPR %s", name, len(config.seeds),
+        log.info("%s over %d seed%s: recall %s, FPR %s", name, len(config.seeds), "" if len(config.seeds) == 1 else "s",
                  _pm(s, "recall"), _pm(s, "fpr"))
     return path
 
@@ -201,7 +201,9 @@ def _nan(x: Any) -> float:
 
 def _pm(summary: dict, key: str) -> str:
     entry = summary.get(key) or {}
-    return f"{_nan(entry.get('mean')):.4f} ± {_nan(entry.get('std')):.4f}"
+    std = _nan(entry.get("std"))
+    mean = f"{_nan(entry.get('mean')):.4f}"
+    return mean if std != std else f"{mean} ± {std:.4f}"  # one seed has no spread
 
 
 def evaluate_bundle(

@@ -120,7 +120,9 @@ class FlowStreamer:
             first = "; ".join(f"packet {n}: {why}" for n, why in st.malformed_examples)
             log.warning("%s: %d malformed frame(s) skipped (%s)", getattr(self.source, "path", "source"),
                         st.malformed, first)
-        log.info("metered %s", st.as_dict())
+        # routine counts at debug (the live simulator meters a window every 10 s); what an
+        # operator must see, packets the kernel dropped or flows evicted for memory, as a warning
+        (log.warning if st.kernel_drops or st.evicted else log.debug)("metered %s", st.as_dict())
 
     def to_frame(self) -> pd.DataFrame:
         """All flows as one DataFrame (columns ``IDENTIFIERS + FEATURES``)."""
