@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -192,7 +193,7 @@ def test_capture_and_simulate_help(command, capsys):
         assert option in out
 
 
-def test_simulate_then_capture_then_predict(tmp_path):
+def test_simulate_then_capture_then_predict(tmp_path, caplog):
     """Issue 3's done criterion: `capture` on a pcap writes a CSV that `predict` scores."""
     from flowsentinel.data.loader import load_flows
     from flowsentinel.simulate import TrafficSimulator
@@ -201,7 +202,9 @@ def test_simulate_then_capture_then_predict(tmp_path):
     assert run("simulate", "--out", train_csv, "--seconds", 40, "--seed", 11, "--benign-rate", 10) == 0
     labelled = load_flows(train_csv, progress=False).frame
     assert {"Normal", "DoS", "PortScan"} <= set(labelled[schema.FAMILY])
-    assert run("train", "--data", train_csv, "--out", tmp_path / "bundle", "--detectors", "rf", "--seeds", 1) == 0
+    with caplog.at_level(logging.WARNING, logger="flowsentinel"):
+        assert run("train", "--data", train_csv, "--out", tmp_path / "bundle", "--detectors", "rf", "--seeds", 1) == 0
+    assert "training over 1 seed(s)" in caplog.text  # said once, where the seed count was chosen
 
     attacks = "dos-hulk,ssh-patator,ftp-patator"
     assert run("simulate", "--out", pcap, "--seconds", 20, "--seed", 12, "--attacks", attacks) == 0

@@ -157,6 +157,9 @@ def _train(args, progress):
         detector_params=parse_params(args.params),
     )
     config.validate()
+    if len(config.seeds) < 3:  # the user's choice: say what it costs where it was made
+        log.warning("training over %d seed(s): the mean and spread are only meaningful over at least 3 "
+                    "(--seeds 3, the default)", len(config.seeds))
     loaded = load_flows(args.data, cache_dir=args.cache, progress=progress)
     path = train_bundle(loaded.frame, args.out, config, load_summary=loaded.report.to_dict(),
                         overwrite=args.overwrite, progress=progress)

@@ -6,7 +6,6 @@ at least three seeds as mean ± sample standard deviation, with min and max.
 
 from __future__ import annotations
 
-import logging
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -17,7 +16,6 @@ from ._json import to_jsonable
 
 __all__ = ["summarize_runs", "stats"]
 
-log = logging.getLogger(__name__)
 
 #: Keys of a run that identify it rather than measure it, and the summary's
 #: own keys, which a metric must not overwrite.
@@ -119,8 +117,6 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for i, run in enumerate(runs):
         if not isinstance(run, Mapping):
             raise TypeError(f"run {i} is a {type(run).__name__}, expected a metrics dict")
-    if len(runs) < 3:
-        log.warning("summarising %d run(s); report results over at least 3 seeds", len(runs))
     out: dict[str, Any] = {"n_runs": len(runs)}
     if all("seed" in run for run in runs):
         out["seeds"] = [run["seed"] for run in runs]

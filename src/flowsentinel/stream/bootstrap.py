@@ -66,11 +66,4 @@ def ensure_demo_bundle(path: str | Path, progress: bool | None = True, seconds: 
         loaded = load_flows([csv], progress=progress)
     config = TrainConfig(detectors=("rf", "cnn"), seeds=(0,),
                          detector_params={"cnn": {"n_members": 1, "max_epochs": cnn_epochs, "batch_size": 512}})
-    # one seed on purpose (a quick start, not a result to report): no "report over 3 seeds" warning
-    summary_log = logging.getLogger("flowsentinel.evaluation.summary")
-    level = summary_log.level
-    summary_log.setLevel(logging.ERROR)
-    try:
-        return train_bundle(loaded.frame, path, config, load_summary=loaded.report.to_dict(), progress=progress)
-    finally:
-        summary_log.setLevel(level)
+    return train_bundle(loaded.frame, path, config, load_summary=loaded.report.to_dict(), progress=progress)
