@@ -28,6 +28,7 @@ Writes ``benchmarks/results/meters.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import json
 import logging
 import os
@@ -245,9 +246,6 @@ def main() -> None:
     write_pcap(tiny, sim._packets[:1])
 
     install = ensure_peers()
-    import ctypes.util
-    import shutil
-
     if ctypes.util.find_library("pcap") is None or shutil.which("tcpdump") is None:
         log.warning("cicflowmeter reads pcaps through scapy, which needs libpcap and the tcpdump binary to "
                     "filter them; without them it writes no flows (Debian: apt-get install libpcap0.8 tcpdump)")

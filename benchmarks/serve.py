@@ -58,7 +58,6 @@ def replay_file(benign_share: float | None = None, seed: int = 0) -> tuple[Path,
     alert, the store's worst case).  A share such as 0.9 keeps the row count and draws benign
     and attack rows with replacement in that proportion (real networks are 80-99 % benign).
     """
-    import numpy as np
     import pandas as pd
 
     from flowsentinel import schema
@@ -70,16 +69,16 @@ def replay_file(benign_share: float | None = None, seed: int = 0) -> tuple[Path,
     if path.exists():
         frame = pd.read_parquet(path)
     else:
-        frame = load_flows([sample_dir('the serve benchmark')], progress=False).frame
+        frame = load_flows([sample_dir("the serve benchmark")], progress=False).frame
         if benign_share is not None:
             rng = np.random.default_rng(seed)
-            benign = np.flatnonzero(frame[schema.FAMILY].to_numpy() == "Normal")
-            attack = np.flatnonzero(frame[schema.FAMILY].to_numpy() != "Normal")
+            normal = frame[schema.FAMILY].to_numpy() == schema.NORMAL
+            benign, attack = np.flatnonzero(normal), np.flatnonzero(~normal)
             n_benign = int(round(len(frame) * benign_share))
             rows = np.concatenate([rng.choice(benign, n_benign), rng.choice(attack, len(frame) - n_benign)])
             frame = frame.iloc[np.sort(rows)].reset_index(drop=True)
         frame.to_parquet(path)
-    share = float((frame[schema.FAMILY] == "Normal").mean())
+    share = float((frame[schema.FAMILY] == schema.NORMAL).mean())
     return path, len(frame), share
 
 
@@ -232,8 +231,8 @@ def main() -> None:
             print(table(rows[-1:], ["offered", "e2e_flows_per_s", "client_latency_ms_p50",
                                     "client_latency_ms_p99", "pipeline_latency_ms_p99"]), flush=True)
     cols = ["offered", "e2e_flows_per_s", "ratio_to_raw", "client_latency_ms_p50", "client_latency_ms_p99",
-            "alert_latency_ms_p99", "pipeline_latency_ms_p50", "pipeline_latency_ms_p99", "frames_per_s", "flows_shed", "queue_depth_max",
-            "client_dropped"]
+            "alert_latency_ms_p99", "pipeline_latency_ms_p50", "pipeline_latency_ms_p99", "frames_per_s",
+            "flows_shed", "queue_depth_max", "client_dropped"]
     print()
     print(table(rows, cols))
     import onnxruntime

@@ -190,7 +190,8 @@ def train_bundle(
                        extra_files={TRAINING_ROWS_FILE: hashes})
     for name in config.detectors:
         s = metadata["metrics"][name]["seeds"]
-        log.info("%s over %d seed%s: recall %s, FPR %s", name, len(config.seeds), "" if len(config.seeds) == 1 else "s",
+        n = len(config.seeds)
+        log.info("%s over %d seed%s: recall %s, FPR %s", name, n, "" if n == 1 else "s",
                  _pm(s, "recall"), _pm(s, "fpr"))
     return path
 

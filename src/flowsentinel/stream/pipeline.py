@@ -337,6 +337,7 @@ class Pipeline:
         # concatenating many small frames is slow: it happens here, off the event loop
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         batch = self.scorer.score(frame, ingest)
+        batch.alerts_by_family()  # counted here, off the event loop that reads it
         return batch, LiveView.of(batch)
 
     def _commit(self, scored: tuple[VerdictBatch, LiveView]) -> Update:

@@ -10,6 +10,7 @@ leave as JSON (alerts, the newest verdicts of a WebSocket frame).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,21 +187,20 @@ class VerdictBatch:
     def alerts_by_family(self) -> dict[str, int]:
         """How many of this batch's alerts fall in each family (``unlabelled`` without ground truth).
 
-        Hash-counted once per batch and cached: the statistics and the Prometheus
-        exporter both read it on the event loop.
+        Hash-counted once per batch (the scorer thread asks first); the statistics and
+        the Prometheus exporter then read it on the event loop.
         """
-        cached = self.__dict__.get("_alert_families")
-        if cached is None:
-            k = len(self.alert_rows)
-            if not k:
-                cached = {}
-            elif self.family is None:
-                cached = {UNLABELLED: k}
-            else:
-                counts = pd.Series(self.family[self.alert_rows], dtype=object).fillna(UNLABELLED).value_counts()
-                cached = {str(f): int(c) for f, c in counts.items()}
-            self.__dict__["_alert_families"] = cached
-        return cached
+        return self._alert_families
+
+    @functools.cached_property
+    def _alert_families(self) -> dict[str, int]:
+        k = len(self.alert_rows)
+        if not k:
+            return {}
+        if self.family is None:
+            return {UNLABELLED: k}
+        counts = pd.Series(self.family[self.alert_rows], dtype=object).fillna(UNLABELLED).value_counts()
+        return {str(f): int(c) for f, c in counts.items()}
 
     @property
     def labelled(self) -> bool:

@@ -202,6 +202,7 @@ class AlertStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._runs: dict[int, _Run] = {}
+        self._chunks: dict[int, int] = {}  # columns -> rows per multi-row INSERT (SQLite's limit, asked once)
         self._last_retention = 0.0
         self._w.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off the write path
         self._stop = threading.Event()
@@ -363,7 +364,9 @@ class AlertStore:
         for j, col in enumerate(cols):
             grid[:, j] = col
         flat = grid.ravel().tolist()
-        chunk = _insert_chunk(self._w, ncols)
+        chunk = self._chunks.get(ncols)
+        if chunk is None:
+            chunk = self._chunks[ncols] = _insert_chunk(self._w, ncols)
         i = 0
         while i < k:
             size = chunk
