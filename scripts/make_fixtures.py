@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Regenerate the tiny hand-shaped CSV fixtures under tests/fixtures/.
+"""Write the tiny hand-shaped CSV fixtures the tests load.
 
 The values are synthetic (seeded), not rows of the real dataset; each file
-exercises one thing the loader must handle.  Run from the repo root:
+exercises one thing the loader must handle.  Nothing is committed: the test
+session writes them into a temporary folder (tests/conftest.py calls
+:func:`write_fixtures`).  To look at them:
 
-    python scripts/make_fixtures.py
+    python scripts/make_fixtures.py [OUT_DIR]     # default tests/fixtures/ (git-ignored)
 """
 
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -44,15 +47,13 @@ def _features(rng: random.Random, n: int) -> list[str]:
 
 
 def improved_header() -> list[str]:
-    import sys
-
     sys.path.insert(0, str(OUT.parent.parent / "src"))
     from flowsentinel import schema
 
     return ["id", *schema.IDENTIFIERS, *schema.FEATURES, "Label", "Attempted Category"]
 
 
-def write_improved(rng: random.Random) -> None:
+def write_improved(rng: random.Random, out: Path) -> None:
     header = improved_header()
     idx_bytes = header.index("Flow Bytes/s")
     idx_pkts = header.index("Flow Packets/s")
@@ -70,18 +71,18 @@ def write_improved(rng: random.Random) -> None:
     rows[2][idx_bytes] = "-Infinity"
     rows.append(list(rows[3]))  # an exact duplicate of a DoS Hulk row
     lines = [",".join(header)] + [",".join(r) for r in rows[:5]] + [""] + [",".join(r) for r in rows[5:]]
-    (OUT / "improved_small.csv").write_text("\n".join(lines) + "\n", encoding="ascii")
+    (out / "improved_small.csv").write_text("\n".join(lines) + "\n", encoding="ascii")
 
     bad = [list(r) for r in rows[:3]]
     bad[1][header.index("Flow Duration")] = "abc"
-    (OUT / "bad_value.csv").write_text("\n".join([",".join(header)] + [",".join(r) for r in bad]) + "\n")
+    (out / "bad_value.csv").write_text("\n".join([",".join(header)] + [",".join(r) for r in bad]) + "\n")
 
     unknown = [list(r) for r in rows[:3]]
     unknown[2][-2] = "Totally Normal Traffic"
-    (OUT / "unknown_label.csv").write_text("\n".join([",".join(header)] + [",".join(r) for r in unknown]) + "\n")
+    (out / "unknown_label.csv").write_text("\n".join([",".join(header)] + [",".join(r) for r in unknown]) + "\n")
 
 
-def write_2017(rng: random.Random) -> None:
+def write_2017(rng: random.Random, out: Path) -> None:
     labels = ["BENIGN", "BENIGN", "Web Attack \u2013 Brute Force", "Web Attack \u2013 XSS",
               "Web Attack \u2013 Sql Injection", "DoS slowloris", "PortScan", "Bot", "BENIGN"]
     rows = []
@@ -95,15 +96,21 @@ def write_2017(rng: random.Random) -> None:
     rows[1][flow_bytes] = "NaN"
     lines = [",".join(HEADER_2017)] + [",".join(r) for r in rows] + ["," * (len(HEADER_2017) - 1)]
     # cp1252: the en dash of the web-attack labels is the single byte 0x96.
-    (OUT / "release2017_small.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    (out / "release2017_small.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+
+
+def write_fixtures(out: Path) -> Path:
+    """Write every fixture into ``out`` (created); the same bytes every time."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(2017)
+    write_improved(rng, out)
+    write_2017(rng, out)
+    return out
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(2017)
-    write_improved(rng)
-    write_2017(rng)
-    print(f"fixtures written to {OUT}")
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    print(f"fixtures written to {write_fixtures(out)}")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
-"""Shared test fixtures: where the real CICIDS-2017 sample and the tiny fixtures live."""
+"""Shared test fixtures: where the real CICIDS-2017 sample lives, and the tiny synthetic CSVs
+(written for each session by scripts/make_fixtures.py, never committed)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "tests" / "fixtures"
 
 
 def shared_sample_dir() -> Path:
@@ -18,8 +19,11 @@ def shared_sample_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    return FIXTURES
+def fixtures_dir(tmp_path_factory) -> Path:
+    spec = importlib.util.spec_from_file_location("make_fixtures", REPO / "scripts" / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_fixtures(tmp_path_factory.mktemp("fixtures"))
 
 
 @pytest.fixture(scope="session")
