@@ -266,10 +266,15 @@ def _div(a: float, b: float) -> float:
 
 
 class RefMeter:
-    """The release's flow generator, one packet at a time."""
+    """The release's flow generator, one packet at a time.
 
-    def __init__(self, prof: SemanticsProfile) -> None:
+    ``closed_wait_us``: a packet that comes more than this long after the last packet of a
+    connection that is ready to close starts the next flow, as a SYN would (the live rule).
+    """
+
+    def __init__(self, prof: SemanticsProfile, closed_wait_us: int | None = None) -> None:
         self.prof = prof
+        self.closed_wait_us = closed_wait_us
         self.flows: dict[str, RefFlow] = {}
         self.out: list[dict] = []
 
@@ -287,7 +292,8 @@ class RefMeter:
             return
         fl = self.flows[key]
         t, f = p["ts"], p["flags"]
-        if t - fl.start > self.prof.flow_timeout_us or (fl.state == READY and f & SYN):
+        quiet = self.closed_wait_us is not None and t - fl.last > self.closed_wait_us
+        if t - fl.start > self.prof.flow_timeout_us or (fl.state == READY and (f & SYN or quiet)):
             if fl.proto == 6:
                 fl.cum += fl.duration
             self.out.append(fl.row())

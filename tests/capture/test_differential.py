@@ -4,7 +4,8 @@ Random TCP/UDP/ICMP conversations with random flags, payloads and gaps (some
 over the 5 s activity timeout, some over the 120 s flow timeout, some
 conversations between two ports of one host) go through ``FlowStreamer`` and
 through ``reference_meter.RefMeter``; every column of every flow must agree,
-for both profiles.
+for both profiles, with and without the live rule for closed connections
+(``closed_wait_s``).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _random_capture(seed: int, n: int) -> list[tuple[int, bytes]]:
     return out
 
 
-def _reference(path, profile) -> pd.DataFrame:
-    ref = RefMeter(profile)
+def _reference(path, profile, closed_wait_us: int | None = None) -> pd.DataFrame:
+    ref = RefMeter(profile, closed_wait_us)
     for frames in PcapFileSource(path):
         b = decode_frames(frames)
         cols = {c: getattr(b, c).tolist() for c in ("ts", "ver", "src_hi", "src_lo", "dst_hi", "dst_lo", "sport",
@@ -76,13 +77,18 @@ def _reference(path, profile) -> pd.DataFrame:
 
 @pytest.mark.parametrize("profile", ["cicids2017", "corrected"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_meter_matches_reference(tmp_path, seed: int, profile: str) -> None:
+@pytest.mark.parametrize("closed_wait_s", [None, 3.0])
+def test_meter_matches_reference(tmp_path, seed: int, profile: str, closed_wait_s: float | None) -> None:
+    """Also with the live rule: a closed connection quiet for 3 s is written (gaps of 2-9 s are drawn)."""
     path = tmp_path / "random.pcap"
     write_pcap(path, _random_capture(seed, 3000))
     prof = get_profile(profile)
-    ours = FlowStreamer(path, profile=prof, batch_size=777).to_frame()
-    ref = _reference(path, prof)
+    ours = FlowStreamer(path, profile=prof, batch_size=777, closed_wait_s=closed_wait_s).to_frame()
+    wait_us = None if closed_wait_s is None else int(closed_wait_s * 1e6)
+    ref = _reference(path, prof, wait_us)
     assert len(ours) == len(ref)
+    if closed_wait_s is not None:  # the rule did cut some connections the release keeps whole
+        assert len(ours) > len(FlowStreamer(path, profile=prof).to_frame())
     ours = ours.sort_values("Timestamp").reset_index(drop=True)
     ref = ref.sort_values("Timestamp").reset_index(drop=True)
     assert ours["Timestamp"].is_unique

@@ -207,3 +207,74 @@ def test_pcapng_simple_and_obsolete_packet_blocks(tmp_path) -> None:
     frame = s.to_frame()
     assert s.stats.packets == 3
     assert int((frame["Total Fwd Packet"] + frame["Total Bwd packets"]).sum()) == 3
+
+
+def _closing_connections(n: int, seed: int) -> list[tuple[int, bytes]]:
+    """``n`` whole TCP connections (teardown: FIN both ways, then the last ACK), overlapping in
+    time; a third get a straggler 0.5 s after closing (within a 2 s quiet spell), a third one 3 s
+    after (beyond it)."""
+    import struct
+
+    rng = np.random.default_rng(seed)
+    eth = bytes.fromhex("000c29bbbbbb000c29aaaaaa0800")
+    c, s = bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2])
+    out = []
+    for i in range(n):
+        t = 1_500_000_000_000_000 + int(rng.integers(0, 20_000_000))
+        steps = [(0, True, 0x02), (300, False, 0x12), (300, True, 0x10), (2000, True, 0x18),
+                 (500, False, 0x10), (1000, True, 0x11), (400, False, 0x11), (300, True, 0x10)]
+        late = {0: None, 1: 500_000, 2: 3_000_000}[i % 3]
+        if late is not None:
+            steps.append((late, False, int(rng.choice([0x10, 0x04, 0x11]))))
+        for gap, fwd, flags in steps:
+            t += gap
+            sp, dp = (20000 + i, 80) if fwd else (80, 20000 + i)
+            l4 = struct.pack("!HHIIBBHHH", sp, dp, 0, 0, 5 << 4, flags, 1000, 0, 0) + bytes(10 if flags == 0x18 else 0)
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0, 64, 6, 0, *((c, s) if fwd else (s, c)))
+            out.append((t, eth + ip + l4))
+    out.sort(key=lambda p: p[0])
+    return out
+
+
+def test_closed_connection_is_written_once_quiet() -> None:
+    """With closed_wait_us, a connection ready to close is written by the timer once it has been
+    quiet for longer than that, with the release's features; without it, it waits (timeout/SYN)."""
+    frames = next(iter(PcapFileSource(GOLDEN / "tcp_handshake.pcap")))
+    last = int(frames.ts_us[-1])
+    release = meter_pcap(GOLDEN / "tcp_handshake.pcap")
+    meter = FlowMeter(closed_wait_us=2_000_000, emit_interval_s=0.0)
+    assert len(meter.update(decode_frames(frames))) == 0
+    assert len(meter.expire(last + 2_000_000)) == 0  # not *more* than the wait yet
+    chunk = meter.expire(last + 2_000_001)
+    assert len(chunk) == 1 and meter.open_flows == 0
+    pd.testing.assert_frame_equal(flows_to_frame(chunk), release)
+    plain = FlowMeter(emit_interval_s=0.0)
+    plain.update(decode_frames(frames))
+    assert len(plain.expire(last + 2_000_001)) == 0 and plain.open_flows == 1
+    with pytest.raises(ValueError, match="closed_wait_us"):
+        FlowMeter(closed_wait_us=-1)
+
+
+def test_quiet_rule_does_not_depend_on_batching_or_the_timer(tmp_path) -> None:
+    path = tmp_path / "closing.pcap"
+    n = 60
+    write_pcap(path, _closing_connections(n, seed=4))
+    whole = FlowStreamer(path, closed_wait_s=2.0, batch_size=1_000_000).to_frame()
+    # a straggler 3 s after closing starts a flow of its own; one 0.5 s after stays in it
+    assert len(whole) == n + n // 3
+    assert len(meter_pcap(path)) == n
+    # live-like: small batches, the timer firing between them (never past the next packet)
+    frames = next(iter(PcapFileSource(path, batch_size=1_000_000)))
+    meter = FlowMeter(closed_wait_us=2_000_000, emit_interval_s=0.0)
+    rng = np.random.default_rng(1)
+    chunks, i = [], 0
+    while i < len(frames):
+        j = min(i + int(rng.integers(1, 40)), len(frames))
+        sub = type(frames)(frames.data, frames.offsets[i:j], frames.caplens[i:j], frames.ts_us[i:j],
+                           frames.linktypes[i:j], frames.numbers[i:j])
+        chunks.append(meter.update(decode_frames(sub)))
+        if j < len(frames):
+            chunks.append(meter.expire(int(rng.integers(frames.ts_us[j - 1], frames.ts_us[j] + 1))))
+        i = j
+    chunks.append(meter.flush())
+    pd.testing.assert_frame_equal(flows_to_frame([c for c in chunks if len(c)]), whole)

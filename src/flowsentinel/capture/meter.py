@@ -16,6 +16,9 @@ How packets are cut into flows (the release's ``FlowGenerator``):
   it keeps the old direction and ``Total TCP Flow Time`` keeps adding up;
 * a FIN in both directions followed by an ACK, or an RST, only marks a TCP flow
   ready to close: it is written at the next SYN, at the timeout or at the end;
+  with ``closed_wait_us`` set (live use), also once it has had no packet for
+  that long, and a packet after such a quiet spell starts the next flow as a
+  SYN would (the same rules as for a written flow's tombstone);
 * an ICMP flow splits only when both the code and the type change.
 
 The decision for each packet is sequential (a tight Python loop on plain
@@ -31,6 +34,7 @@ on when flows were written.
 from __future__ import annotations
 
 import logging
+import heapq
 import math
 import time
 from collections import OrderedDict, deque
@@ -52,6 +56,7 @@ log = logging.getLogger(__name__)
 _OPEN, _FIRST_FIN, _SECOND_FIN, _READY = 0, 1, 2, 3
 # Slots of an open flow's state list (a list, not an object: the loop is hot).
 _PID, _START, _LAST, _PO, _STATE, _FINS, _ITYPE, _ICODE, _CUM, _IDORI, _KEY = range(11)
+_NEVER = 1 << 62  # a quiet spell no capture reaches (µs)
 _ENDED = itemgetter(2)  # sort key of a closed flow: when it ended
 _PACKET_COLUMNS = ("ts", "plen", "hlen", "win", "flags", "icmp_type", "icmp_code")
 
@@ -145,6 +150,15 @@ class FlowMeter:
         ``expire`` and ``flush`` always return what is finished.
     emit_batch_packets : int
         Batch size from which every ``update`` returns finished flows.
+    closed_wait_us : int, optional
+        Write a TCP flow that is ready to close (FIN both ways and the last
+        ACK, or an RST) once it has been quiet this many µs, instead of
+        waiting for the next SYN or its flow timeout as the release does.
+        Live sources use it so a closed connection is scored seconds after
+        it ended, not up to ``flow_timeout_us`` later; the flows differ from
+        the release's only where a packet comes more than this long after a
+        connection closed (it starts a new flow).  None (default): the
+        release's rule exactly.
 
     Examples
     --------
@@ -156,8 +170,11 @@ class FlowMeter:
 
     def __init__(self, profile: str | SemanticsProfile | None = None, max_flows: int = 1_000_000,
                  max_tombstones: int = 1_000_000, emit_interval_s: float = 0.25,
-                 emit_batch_packets: int = 16_384) -> None:
+                 emit_batch_packets: int = 16_384, closed_wait_us: int | None = None) -> None:
         self.profile = get_profile(profile)
+        if closed_wait_us is not None and (not isinstance(closed_wait_us, int) or closed_wait_us < 0):
+            raise ValueError(f"closed_wait_us must be None or a non-negative integer, got {closed_wait_us!r}")
+        self.closed_wait_us = closed_wait_us
         self.emit_interval_s = float(emit_interval_s)
         self.emit_batch_packets = int(emit_batch_packets)
         self._last_emit = time.monotonic()
@@ -172,6 +189,9 @@ class FlowMeter:
         self._tombs: OrderedDict[tuple, tuple] = OrderedDict()
         # (state, Total TCP Flow Time, when it ended): see _emit for why the time
         self._closed: list[tuple[list, int, float]] = []
+        # Flows ready to close, by the time of their last packet when they became ready (a
+        # later packet only makes an entry stale; see _write_quiet): with closed_wait_us only.
+        self._ready: list[tuple[int, int, list]] = []
         # Packets of flows not yet written, one column chunk per batch.  Written flows'
         # packets are only marked (in _gone) and dropped when they are half of the pool,
         # so an emit costs one lookup per pooled packet instead of copying the pool.
@@ -208,6 +228,7 @@ class FlowMeter:
         if len(batch):
             self._assign(batch)
             self._expire_before(int(self._now) - self.profile.flow_timeout_us)
+            self._write_quiet(int(self._now))
         if len(batch) >= self.emit_batch_packets or time.monotonic() - self._last_emit >= self.emit_interval_s:
             return self._emit()
         return _empty_chunk()
@@ -217,8 +238,11 @@ class FlowMeter:
 
         Live sources call this on a timer so idle flows are written even when
         no packets arrive; the result is the same as the release would write.
+        With ``closed_wait_us``, closed connections quiet for that long are
+        written too.
         """
         self._expire_before(int(now_us) - self.profile.flow_timeout_us)
+        self._write_quiet(int(now_us))
         return self._emit()
 
     def flush(self) -> FlowChunk:
@@ -227,6 +251,7 @@ class FlowMeter:
             s = self._order.popleft()
             if self._table.get(s[_KEY]) is s:
                 self._close_open(s, ended=math.inf)
+        self._ready.clear()
         return self._emit()
 
     # -- the per-packet decisions -------------------------------------------------
@@ -294,6 +319,10 @@ class FlowMeter:
         tombs = self._tombs
         closed = self._closed
         timeout = self.profile.flow_timeout_us
+        # quiet spell after which a closed connection ends (never, as in the release, when unset)
+        wait = self.closed_wait_us if self.closed_wait_us is not None else _NEVER
+        ready = self._ready if self.closed_wait_us is not None else None
+        heappush = heapq.heappush
         next_pid = self._next_pid
         now = self._now if self._now is not None else ts[0]
         disordered = 0
@@ -308,11 +337,16 @@ class FlowMeter:
             else:
                 now = t
             s = cur[c]
-            if s is not None and (t - s[L_START] > timeout or (s[L_STATE] == L_READY and f & L_SYN)):
-                # The flow ends here; the packet starts the next one.
+            if s is not None and (t - s[L_START] > timeout or (
+                    s[L_STATE] == L_READY and (f & L_SYN or t - s[L_LAST] > wait))):
+                # The flow ends here; the packet starts the next one.  It ended at the
+                # earliest of: this packet, its timeout, the end of its quiet spell.
                 tcp = proto == 6
                 cum = s[L_CUM] + (s[L_LAST] - s[L_START]) if tcp else 0
-                closed.append((s, cum, s[L_START] + timeout if t - s[L_START] > timeout else t))
+                end = min(t, s[L_START] + timeout)
+                if s[L_STATE] == L_READY:
+                    end = min(end, s[L_LAST] + wait)
+                closed.append((s, cum, end))
                 if (s[L_STATE] == L_READY and f & L_SYN and not f & L_ACK) or not tcp:
                     po, ncum = o & 1, 0
                 else:  # a cut connection keeps its direction and adds up its time
@@ -354,10 +388,14 @@ class FlowMeter:
                 elif state == L_FIRST_FIN and s[L_FINS] == 3:
                     s[L_STATE] = L_SECOND_FIN
             elif f & L_RST:
+                if ready is not None and s[L_STATE] != L_READY:
+                    heappush(ready, (t, s[L_PID], s))
                 s[L_STATE] = L_READY
             elif f & L_ACK:
                 if s[L_STATE] == L_SECOND_FIN:
                     s[L_STATE] = L_READY
+                    if ready is not None:
+                        heappush(ready, (t, s[L_PID], s))
             elif (proto == 1 or proto == 58) and ity[i] != s[L_ITYPE] and ico[i] != s[L_ICODE]:
                 # ICMP: a new flow only when both the type and the code change.
                 closed.append((s, 0, t))
@@ -412,6 +450,27 @@ class FlowMeter:
             if self._table.get(s[_KEY]) is s:
                 self._close_open(s, ended=self._now, evicted=True)
                 return
+
+    def _write_quiet(self, now: int) -> None:
+        """Write closed connections that have had no packet for more than ``closed_wait_us`` at ``now``.
+
+        An entry is pushed when its flow becomes ready to close; a later packet
+        of the flow leaves it stale, and it is pushed again with that packet's
+        time when it comes up.  The same rule as the packet loop's, so output
+        does not depend on when this runs.
+        """
+        wait, ready = self.closed_wait_us, self._ready
+        if wait is None:
+            return
+        table = self._table
+        while ready and now - ready[0][0] > wait:
+            _, pid, s = heapq.heappop(ready)
+            if table.get(s[_KEY]) is not s:
+                continue  # written already (SYN, timeout, eviction)
+            if now - s[_LAST] > wait:
+                self._close_open(s, ended=s[_LAST] + wait)
+            else:
+                heapq.heappush(ready, (s[_LAST], pid, s))
 
     def _expire_before(self, start_limit: int) -> None:
         """Write flows that started before ``start_limit`` (their timeout has passed)."""

@@ -61,6 +61,10 @@ class FlowStreamer:
     progress : bool, optional
         Show a progress bar of packets read (default: only when stderr is a
         terminal).
+    closed_wait_s : float, optional
+        Write a closed TCP connection once it has been quiet this many
+        seconds (live use; see :class:`FlowMeter` ``closed_wait_us``).  None
+        (default): the release's rule, flows exactly as the dataset's meter.
 
     Examples
     --------
@@ -70,9 +74,12 @@ class FlowStreamer:
     def __init__(self, source: str | os.PathLike[str] | Iterable[RawFrames],
                  profile: str | SemanticsProfile | None = None, batch_size: int = 16_384,
                  max_flows: int = 1_000_000, max_tombstones: int = 1_000_000,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, closed_wait_s: float | None = None) -> None:
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
-        self.meter = FlowMeter(profile, max_flows=max_flows, max_tombstones=max_tombstones)
+        if closed_wait_s is not None and not (isinstance(closed_wait_s, (int, float)) and 0 <= closed_wait_s < 1e9):
+            raise ValueError(f"closed_wait_s must be None or a number of seconds >= 0, got {closed_wait_s!r}")
+        wait = None if closed_wait_s is None else int(round(closed_wait_s * 1_000_000))
+        self.meter = FlowMeter(profile, max_flows=max_flows, max_tombstones=max_tombstones, closed_wait_us=wait)
         if isinstance(source, (str, os.PathLike)):
             self.source: Iterable[RawFrames] = PcapFileSource(source, batch_size=batch_size)
         elif hasattr(source, "__iter__"):
