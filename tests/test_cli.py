@@ -188,7 +188,7 @@ def test_capture_and_simulate_help(command, capsys):
         main([command, "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in {"capture": ["--pcap", "--iface", "--out", "--bpf"],
+    for option in {"capture": ["--pcap", "--iface", "--out", "--bpf", "--closed-wait"],
                    "simulate": ["--out", "--seconds", "--seed", "--attacks", "heartbleed"]}[command]:
         assert option in out
 
@@ -239,3 +239,18 @@ def test_capture_with_bpf_and_errors(tmp_path, capsys):
     assert ".pcap" in capsys.readouterr().err
     assert run("simulate", "--out", tmp_path / "x.pcap", "--attacks", "ddos,teardrop") == 2
     assert "teardrop" in capsys.readouterr().err
+
+
+def test_capture_closed_wait_writes_quiet_connections_as_serve_does(tmp_path, capsys):
+    from capture.synth import closing_connections
+
+    from flowsentinel.capture import write_pcap
+
+    pcap = tmp_path / "closing.pcap"
+    write_pcap(pcap, closing_connections(30, seed=2))  # a third get a packet 3 s after closing
+    assert run("capture", "--pcap", pcap, "--out", tmp_path / "release.csv") == 0
+    assert run("capture", "--pcap", pcap, "--out", tmp_path / "live.csv", "--closed-wait", 2) == 0
+    assert len(pd.read_csv(tmp_path / "release.csv")) == 30
+    assert len(pd.read_csv(tmp_path / "live.csv")) == 40
+    assert run("capture", "--pcap", pcap, "--out", tmp_path / "x.csv", "--closed-wait", -1) == 2
+    assert "--closed-wait" in capsys.readouterr().err

@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--profile", choices=("cicids2017", "corrected"), default="cicids2017",
                    help="meter semantics: the dataset's meter, quirks included (default), or with them fixed")
     c.add_argument("--seconds", type=float, metavar="N", help="stop a live capture after N seconds (default: Ctrl-C)")
+    c.add_argument("--closed-wait", type=float, metavar="S",
+                   help="write a closed TCP connection (FIN both ways and the last ACK, or RST) once it has been "
+                   "quiet S seconds, as 'serve' does (default: the dataset's rule, at the next SYN on its "
+                   "5-tuple or 120 s after its first packet)")
     _add_common(c)
 
     s = sub.add_parser("simulate", help="write seeded, labelled simulated traffic as pcap or flow CSV",
@@ -225,7 +229,9 @@ def _capture(args, progress):
             source = BpfFilter(source, args.bpf)
     else:
         source = LiveSource(args.iface, bpf_filter=args.bpf, duration=args.seconds)
-    streamer = FlowStreamer(source, profile=args.profile, progress=progress)
+    if args.closed_wait is not None and not args.closed_wait >= 0:
+        raise ValueError(f"--closed-wait {args.closed_wait:g}: expected a number of seconds >= 0")
+    streamer = FlowStreamer(source, profile=args.profile, progress=progress, closed_wait_s=args.closed_wait)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     n = streamer.to_csv(args.out)  # streamed: never one table of every flow
     st = streamer.stats

@@ -63,3 +63,28 @@ def synthetic_frames(n_packets: int, seed: int = 0, n_hosts: int = 500) -> list[
 def write_synthetic_pcap(path, n_packets: int, seed: int = 0) -> int:
     """Write :func:`synthetic_frames` to ``path``; returns the packet count."""
     return write_pcap(path, synthetic_frames(n_packets, seed))
+
+
+def closing_connections(n: int, seed: int) -> list[tuple[int, bytes]]:
+    """``n`` whole TCP connections (teardown: FIN both ways, then the last ACK), overlapping in
+    time; a third get a straggler 0.5 s after closing (within a 2 s quiet spell), a third one 3 s
+    after (beyond it)."""
+    rng = np.random.default_rng(seed)
+    eth = bytes.fromhex("000c29bbbbbb000c29aaaaaa0800")
+    c, s = bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2])
+    out = []
+    for i in range(n):
+        t = 1_500_000_000_000_000 + int(rng.integers(0, 20_000_000))
+        steps = [(0, True, 0x02), (300, False, 0x12), (300, True, 0x10), (2000, True, 0x18),
+                 (500, False, 0x10), (1000, True, 0x11), (400, False, 0x11), (300, True, 0x10)]
+        late = {0: None, 1: 500_000, 2: 3_000_000}[i % 3]
+        if late is not None:
+            steps.append((late, False, int(rng.choice([0x10, 0x04, 0x11]))))
+        for gap, fwd, flags in steps:
+            t += gap
+            sp, dp = (20000 + i, 80) if fwd else (80, 20000 + i)
+            l4 = struct.pack("!HHIIBBHHH", sp, dp, 0, 0, 5 << 4, flags, 1000, 0, 0) + bytes(10 if flags == 0x18 else 0)
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0, 64, 6, 0, *((c, s) if fwd else (s, c)))
+            out.append((t, eth + ip + l4))
+    out.sort(key=lambda p: p[0])
+    return out

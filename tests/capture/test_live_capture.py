@@ -10,9 +10,7 @@ pair and is torn down afterwards; it needs root (namespaces, raw sockets).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -23,75 +21,15 @@ import pytest
 from flowsentinel.capture import FlowStreamer, flows_to_frame, get_profile
 from flowsentinel.capture.live import LiveCaptureError, LiveSource
 
+from .netkit import netns, syn_scan, wait_listening  # noqa: F401 - netns is a fixture
+
 N_SCAN = 20
 
 
-def _require_root_tools() -> None:
-    missing = [t for t in ("ip", "curl") if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        pytest.fail("the live-capture tests need root (network namespaces, raw sockets) and the "
-                    f"tools ip (iproute2) and curl; missing: {missing or 'root'}")
-
-
-def _run(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=20)
-
-
-@pytest.fixture
-def netns(tmp_path):
-    _require_root_tools()
-    tag = os.getpid() % 100_000
-    name, host_if, ns_if = f"fst{tag}", f"fsh{tag}", f"fsn{tag}"
-    net = f"10.213.{tag % 250}"
-    try:
-        _run("ip", "netns", "add", name)
-        _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
-        _run("ip", "link", "set", ns_if, "netns", name)
-        _run("sysctl", "-qw", f"net.ipv6.conf.{host_if}.disable_ipv6=1")
-        _run("ip", "addr", "add", f"{net}.1/30", "dev", host_if)
-        _run("ip", "link", "set", host_if, "up")
-        _run("ip", "netns", "exec", name, "sysctl", "-qw", f"net.ipv6.conf.{ns_if}.disable_ipv6=1")
-        _run("ip", "netns", "exec", name, "ip", "addr", "add", f"{net}.2/30", "dev", ns_if)
-        _run("ip", "netns", "exec", name, "ip", "link", "set", ns_if, "up")
-        _run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
-        yield {"name": name, "host_if": host_if, "client": f"{net}.1", "server": f"{net}.2"}
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=20)
-
-
-def _wait_listening(addr: str, port: int, limit: float = 10.0) -> None:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection((addr, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"HTTP server on {addr}:{port} did not start within {limit} s")
-
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def _syn_scan(src: str, dst: str, ports: list[int], first_sport: int) -> None:
-    """Send one SYN per port from a raw socket (the kernel adds the IP header)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP) as raw:
-        for i, port in enumerate(ports):
-            hdr = struct.pack("!HHIIBBHHH", first_sport + i, port, 12345 + i, 0, 5 << 4, 0x02, 1024, 0, 0)
-            pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(hdr))
-            hdr = hdr[:16] + struct.pack("!H", _csum(pseudo + hdr)) + hdr[18:]
-            raw.sendto(hdr, (dst, 0))
-            time.sleep(0.005)
-
-
-def test_real_capture_curl_and_syn_scan(netns, tmp_path) -> None:
+@pytest.mark.parametrize("closed_wait_s", [None, 1.0])
+def test_real_capture_curl_and_syn_scan(netns, tmp_path, closed_wait_s) -> None:
+    """The same flows with the dataset's rule (written at the end: no SYN follows, no timeout
+    passes) and with the live rule (each connection written ~1 s after it closed, by the timer)."""
     port, sport0 = 18080, 45000
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(5000))
@@ -100,11 +38,12 @@ def test_real_capture_curl_and_syn_scan(netns, tmp_path) -> None:
          "--bind", netns["server"], "--directory", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_listening(netns["server"], port)
+        wait_listening(netns["server"], port)
         time.sleep(0.3)  # the readiness probe's packets are over before the capture starts
-        source = LiveSource(netns["host_if"], bpf_filter="tcp", duration=30)
-        streamer = FlowStreamer(source)
+        source = LiveSource(netns["host_if"], bpf_filter="tcp", duration=30, expire_interval=0.2)
+        streamer = FlowStreamer(source, closed_wait_s=closed_wait_s)
         chunks: list = []
+        before_stop: list[int] = []
         worker = threading.Thread(target=lambda: chunks.extend(streamer), daemon=True)
         worker.start()
         time.sleep(0.3)
@@ -114,8 +53,9 @@ def test_real_capture_curl_and_syn_scan(netns, tmp_path) -> None:
              f"http://{netns['server']}:{port}/blob.bin"], capture_output=True, text=True, timeout=20)
         request, header, body = map(int, done.stdout.split())
         closed = [p for p in range(port + 1, port + N_SCAN)]
-        _syn_scan(netns["client"], netns["server"], [port, *closed], sport0)
-        time.sleep(0.5)
+        syn_scan(netns["client"], netns["server"], [port, *closed], sport0)
+        time.sleep(0.5 if closed_wait_s is None else closed_wait_s + 1.5)
+        before_stop.append(sum(map(len, chunks)))
         source.stop()
         worker.join(10)
         assert not worker.is_alive(), "the capture did not stop"
@@ -125,6 +65,9 @@ def test_real_capture_curl_and_syn_scan(netns, tmp_path) -> None:
     flows = flows_to_frame(chunks)
     assert body == 5000
     assert len(flows) == 1 + N_SCAN, flows[["Flow ID", "Total Fwd Packet", "Total Bwd packets"]]
+    # every connection closed (FINs and the last ACK, or an RST): the live rule wrote them all
+    # while the capture ran; the dataset's rule keeps them until a SYN, a timeout or the end
+    assert before_stop == [len(flows) if closed_wait_s is not None else 0]
     assert (flows["Protocol"] == 6).all()
     web = flows[flows["Dst Port"] == port]
     web = web[web["Src Port"] < sport0]

@@ -23,7 +23,7 @@ from flowsentinel.capture import (
 )
 
 from .conftest import GOLDEN
-from .synth import synthetic_frames
+from .synth import closing_connections, synthetic_frames
 
 
 @pytest.fixture(scope="module")
@@ -209,33 +209,6 @@ def test_pcapng_simple_and_obsolete_packet_blocks(tmp_path) -> None:
     assert int((frame["Total Fwd Packet"] + frame["Total Bwd packets"]).sum()) == 3
 
 
-def _closing_connections(n: int, seed: int) -> list[tuple[int, bytes]]:
-    """``n`` whole TCP connections (teardown: FIN both ways, then the last ACK), overlapping in
-    time; a third get a straggler 0.5 s after closing (within a 2 s quiet spell), a third one 3 s
-    after (beyond it)."""
-    import struct
-
-    rng = np.random.default_rng(seed)
-    eth = bytes.fromhex("000c29bbbbbb000c29aaaaaa0800")
-    c, s = bytes([10, 1, 0, 1]), bytes([10, 1, 0, 2])
-    out = []
-    for i in range(n):
-        t = 1_500_000_000_000_000 + int(rng.integers(0, 20_000_000))
-        steps = [(0, True, 0x02), (300, False, 0x12), (300, True, 0x10), (2000, True, 0x18),
-                 (500, False, 0x10), (1000, True, 0x11), (400, False, 0x11), (300, True, 0x10)]
-        late = {0: None, 1: 500_000, 2: 3_000_000}[i % 3]
-        if late is not None:
-            steps.append((late, False, int(rng.choice([0x10, 0x04, 0x11]))))
-        for gap, fwd, flags in steps:
-            t += gap
-            sp, dp = (20000 + i, 80) if fwd else (80, 20000 + i)
-            l4 = struct.pack("!HHIIBBHHH", sp, dp, 0, 0, 5 << 4, flags, 1000, 0, 0) + bytes(10 if flags == 0x18 else 0)
-            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0, 64, 6, 0, *((c, s) if fwd else (s, c)))
-            out.append((t, eth + ip + l4))
-    out.sort(key=lambda p: p[0])
-    return out
-
-
 def test_closed_connection_is_written_once_quiet() -> None:
     """With closed_wait_us, a connection ready to close is written by the timer once it has been
     quiet for longer than that, with the release's features; without it, it waits (timeout/SYN)."""
@@ -258,7 +231,7 @@ def test_closed_connection_is_written_once_quiet() -> None:
 def test_quiet_rule_does_not_depend_on_batching_or_the_timer(tmp_path) -> None:
     path = tmp_path / "closing.pcap"
     n = 60
-    write_pcap(path, _closing_connections(n, seed=4))
+    write_pcap(path, closing_connections(n, seed=4))
     whole = FlowStreamer(path, closed_wait_s=2.0, batch_size=1_000_000).to_frame()
     # a straggler 3 s after closing starts a flow of its own; one 0.5 s after stays in it
     assert len(whole) == n + n // 3

@@ -140,3 +140,100 @@ def test_a_stuck_subscriber_loses_counted_updates_and_blocks_no_one():
     assert hub.dropped == 35
     hub.unsubscribe(stuck)
     assert len(hub) == 1
+
+
+class _Capture(FlowSource):
+    """Like a live interface: after ``stop`` it still yields the flows its meter held (``tail``),
+    a little later, then ends; or, with ``hang``, never ends."""
+
+    kind, live, labelled, drains = "frames", True, True, True
+
+    def __init__(self, frame: pd.DataFrame, tail: pd.DataFrame, hang: bool = False) -> None:
+        super().__init__("test-capture")
+        self.frame, self.tail, self.hang = frame, tail, hang
+
+    async def frames(self):
+        while not self._stop.is_set():
+            yield self.frame
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # the meter's flush
+        yield self.tail
+        while self.hang:
+            await asyncio.sleep(1)
+
+
+class _Sleepy(FlowSource):
+    """A source that hands over one frame and then sleeps a long time (the simulator between windows)."""
+
+    kind, live, labelled = "frames", True, True
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__("test-sleepy")
+        self.frame = frame
+
+    async def frames(self):
+        yield self.frame
+        await asyncio.sleep(600)
+
+
+def _frames(replay_path):
+    frame = ReplaySource(replay_path).load()
+    return frame.iloc[:200].reset_index(drop=True), frame.iloc[200:260].reset_index(drop=True)
+
+
+def test_stop_scores_what_a_draining_source_yields_after_it(tmp_path, bundle, replay_path):
+    """A live interface's flows still open at a stop are written then: they are scored and stored."""
+    head, tail = _frames(replay_path)
+    store = AlertStore(tmp_path / "d.db")
+    pipe = Pipeline(bundle, _Capture(head, tail), store)
+
+    async def go():
+        await pipe.start()
+        while pipe.stats.flows_scored < 3 * len(head):
+            await asyncio.sleep(0.02)
+        await pipe.stop()
+
+    asyncio.run(go())
+    s = pipe.snapshot()
+    assert s["flows_in"] == s["flows_scored"] and s["flows_in"] % len(head) == len(tail)
+    newest = store.recent_verdicts(len(tail))[::-1]
+    assert [v["flow_id"] for v in newest] == tail["Flow ID"].tolist()
+    store.close()
+
+
+def test_stop_does_not_wait_out_a_sleeping_source_and_keeps_what_it_took(tmp_path, bundle, replay_path):
+    head, _ = _frames(replay_path)
+    store = AlertStore(tmp_path / "e.db")
+    pipe = Pipeline(bundle, _Sleepy(head), store, batch_ms=5000.0)  # the frame waits in the buffer
+
+    async def go():
+        await pipe.start()
+        while pipe.stats.flows_in < len(head):
+            await asyncio.sleep(0.02)
+        t = time.monotonic()
+        await pipe.stop(drain_s=30)
+        return time.monotonic() - t
+
+    took = asyncio.run(go())
+    assert took < 10  # not the source's 600 s sleep, nor the 30 s drain limit
+    s = pipe.snapshot()
+    assert s["flows_in"] == s["flows_scored"] == len(head)
+    assert len(store.recent_verdicts(1000)) == len(head)
+    store.close()
+
+
+def test_a_drain_that_never_ends_is_cut_off_and_logged(tmp_path, bundle, replay_path, caplog):
+    head, tail = _frames(replay_path)
+    store = AlertStore(tmp_path / "f.db")
+    pipe = Pipeline(bundle, _Capture(head, tail, hang=True), store)
+
+    async def go():
+        await pipe.start()
+        while pipe.stats.flows_scored < len(head):
+            await asyncio.sleep(0.02)
+        await pipe.stop(drain_s=1.0)
+
+    asyncio.run(go())
+    assert pipe.snapshot()["flows_scored"] % len(head) == len(tail)  # the tail came in time
+    assert "did not finish within 1 s; 0 flow(s)" in caplog.text
+    store.close()

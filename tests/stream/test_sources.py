@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pandas as pd
 import pytest
 
 from flowsentinel import schema
@@ -113,11 +114,12 @@ def test_pcap_source_meters_the_file_like_capture_does(tmp_path):
 
     pcap = tmp_path / "sim.pcap"
     TrafficSimulator(duration_s=4.0, seed=21, attacks="portscan,ssh-patator").write_pcap(pcap)
-    expected = FlowStreamer(PcapFileSource(pcap)).to_frame()
-    assert len(expected) > 100
-
-    for speed in (None, 50.0):  # as fast as possible, and paced at 50x the file's own timing
-        src = PcapSource(pcap, speed=speed)
+    # as fast as possible, and paced at 50x the file's own timing; with the dataset's rule and
+    # with serve's live rule for closed connections (capture --closed-wait gives the same flows)
+    for speed, wait in ((None, None), (50.0, None), (None, 0.5), (50.0, 0.5)):
+        expected = FlowStreamer(PcapFileSource(pcap), closed_wait_s=wait).to_frame()
+        assert len(expected) > 100
+        src = PcapSource(pcap, speed=speed, closed_wait_s=wait)
         frames = asyncio.run(_collect(src, limit=10**9))
         got = [f for f in frames if len(f)]
         assert not src.labelled
@@ -125,3 +127,6 @@ def test_pcap_source_meters_the_file_like_capture_does(tmp_path):
         ids = sorted(i for f in got for i in f["Flow ID"])
         assert ids == sorted(expected["Flow ID"])
         assert all("_ts" in f.columns and f["_ts"].notna().all() for f in got)
+        got_frame = pd.concat(got, ignore_index=True)
+        for name in ("Flow Duration", "Total Fwd Packet", "Total Bwd packets", "Total TCP Flow Time"):
+            assert sorted(got_frame[name]) == sorted(expected[name]), name

@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     settings = settings or Settings()
     settings.check_security()
     if source is None:
-        source = parse_source(settings.source)
+        source = parse_source(settings.source, closed_wait_s=settings.closed_wait_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

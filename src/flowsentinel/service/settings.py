@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     alert_retention_days: float = Field(30.0, gt=0)
     max_alerts: int = Field(1_000_000, ge=1)
     db_synchronous: str = Field("NORMAL", description="SQLite synchronous: NORMAL (process crash) or FULL (power)")
+    closed_wait_s: float | None = Field(
+        2.0, ge=0, description="pcap:/iface: sources write a closed TCP connection (FIN both ways and the last ACK, "
+        "or RST) once it has been quiet this many seconds; 'off': the dataset meter's rule (at the next SYN on "
+        "its 5-tuple or 120 s after its first packet)")
     static_dir: Path | None = STATIC_DIR
 
     @field_validator("db_synchronous")
@@ -49,6 +53,13 @@ class Settings(BaseSettings):
         if v.upper() not in ("NORMAL", "FULL"):
             raise ValueError("must be NORMAL or FULL")
         return v.upper()
+
+    @field_validator("closed_wait_s", mode="before")
+    @classmethod
+    def _off(cls, v):
+        if isinstance(v, str) and v.strip().lower() in ("off", "none", ""):
+            return None
+        return v
 
     @property
     def origins(self) -> list[str]:

@@ -280,9 +280,24 @@ class Pipeline:
             (self._ingest(), "ingest"), (self._batcher(), "batcher"), (self._sink(), "sink"))]
         log.info("pipeline started: source %s, detectors %s", self.source.spec, ", ".join(self.scorer.detectors))
 
-    async def stop(self) -> None:
-        """Stop the source, finish what is in flight, and release the worker threads."""
+    async def stop(self, drain_s: float = 5.0) -> None:
+        """Stop the source, score and commit what it has handed over, release the worker threads.
+
+        What the source handed over is scored and committed — and from a source that
+        ``drains`` (a live interface) also what it yields after the stop, the flows still
+        open then, which its meter writes at the end — for at most ``drain_s`` seconds;
+        flows still in the pipeline after that are dropped and counted in the log.
+        """
         self.source.stop()
+        if self._tasks and not self.source.drains:
+            self._tasks[0].cancel()  # ingest: its buffer closes, the rest drains what it holds
+        if self._tasks and not self.done.is_set():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.done.wait()), drain_s)
+            except TimeoutError:
+                left = self.stats.flows_in - self.stats.flows_shed - self.stats.flows_scored
+                log.warning("stopping: the pipeline did not finish within %.0f s; %d flow(s) taken in and not "
+                            "yet scored are dropped", drain_s, left)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -66,11 +66,16 @@ class FlowSource:
         True when the source cannot be slowed down (flows are shed instead).
     labelled : bool
         True when frames carry ``Label`` and ``Family``.
+    drains : bool
+        True when, after :meth:`stop`, :meth:`frames` still yields flows that exist nowhere
+        else (a live interface's open flows) before it ends: the pipeline waits for them.
+        Other sources are cut off at the stop; what they had handed over is still scored.
     """
 
     kind = "frames"
     live = False
     labelled = False
+    drains = False
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
@@ -109,7 +114,10 @@ async def _in_thread(make: Callable[[], Iterable[Any]], stop: threading.Event,
     space = threading.Semaphore(maxsize)
 
     def put(item: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop has closed: the consumer is gone, and nothing waits for it
+            stop.set()
 
     def work() -> None:
         try:
@@ -322,12 +330,16 @@ class ReplaySource(FlowSource):
 
 
 class PcapSource(FlowSource):
-    """A pcap/pcapng file, metered in a worker thread; flows released at ``speed`` × the file's timing."""
+    """A pcap/pcapng file, metered in a worker thread; flows released at ``speed`` × the file's timing.
+
+    ``closed_wait_s``: write a closed TCP connection once it has been quiet that long
+    (:class:`~flowsentinel.capture.meter.FlowMeter` ``closed_wait_us``; None: the release's rule).
+    """
 
     kind = "pcap"
 
     def __init__(self, path: str | os.PathLike[str], speed: float | None = None, spec: str | None = None,
-                 profile: str | None = None) -> None:
+                 profile: str | None = None, closed_wait_s: float | None = None) -> None:
         super().__init__(spec or f"pcap:{path}" + (f"@{speed:g}" if speed else ""))
         self.path = Path(path)
         if not self.path.is_file():
@@ -335,12 +347,13 @@ class PcapSource(FlowSource):
                               "(expected a pcap or pcapng capture)")
         if speed is not None and not speed > 0:
             raise SourceError(f"source {self.spec!r}: the speed must be a positive factor, got {speed}")
-        self.speed, self.profile = speed, profile
+        self.speed, self.profile, self.closed_wait_s = speed, profile, closed_wait_s
 
     def _chunks(self) -> Iterable[pd.DataFrame]:
         from flowsentinel.capture import FlowStreamer, PcapFileSource, flows_to_frame
 
-        streamer = FlowStreamer(PcapFileSource(self.path, batch_size=16_384), profile=self.profile)
+        streamer = FlowStreamer(PcapFileSource(self.path, batch_size=16_384), profile=self.profile,
+                                closed_wait_s=self.closed_wait_s)
         for chunk in streamer:
             yield _finish(flows_to_frame(chunk))
 
@@ -361,33 +374,46 @@ class PcapSource(FlowSource):
 
 
 class InterfaceSource(FlowSource):
-    """A live interface through libpcap; flows are shed (counted) when scoring falls behind."""
+    """A live interface through libpcap; flows are shed (counted) when scoring falls behind.
+
+    ``closed_wait_s`` as for :class:`PcapSource`; ``expire_interval`` is how often (s) the
+    wall clock writes flows whose timeout or quiet spell has passed without new packets.
+    :meth:`stop` ends the capture, and the flows still open are written and yielded before
+    :meth:`frames` ends (unlike a file, they cannot be read again); the pipeline waits for them.
+    """
 
     kind = "iface"
     live = True
+    drains = True
 
     def __init__(self, name: str, spec: str | None = None, bpf_filter: str | None = None,
-                 profile: str | None = None) -> None:
+                 profile: str | None = None, closed_wait_s: float | None = None,
+                 expire_interval: float = 1.0) -> None:
         super().__init__(spec or f"iface:{name}")
         if not name:
             raise SourceError(f"source {self.spec!r}: name an interface, e.g. iface:eth0")
         self.name, self.bpf_filter, self.profile = name, bpf_filter, profile
+        self.closed_wait_s, self.expire_interval = closed_wait_s, expire_interval
         self._live = None
+        self._abandon = threading.Event()  # the consumer is gone: the worker quits at once
 
     def _chunks(self) -> Iterable[pd.DataFrame]:
         from flowsentinel.capture import FlowStreamer, LiveSource, flows_to_frame
 
-        self._live = LiveSource(self.name, bpf_filter=self.bpf_filter)
-        for chunk in FlowStreamer(self._live, profile=self.profile):
+        self._live = LiveSource(self.name, bpf_filter=self.bpf_filter, expire_interval=self.expire_interval)
+        if self._stop.is_set():  # stopped while the capture was opening
+            self._live.stop()
+        for chunk in FlowStreamer(self._live, profile=self.profile, closed_wait_s=self.closed_wait_s):
             yield _finish(flows_to_frame(chunk))
 
     def stop(self) -> None:
+        """End the capture; the open flows still come out of :meth:`frames` (the meter's flush)."""
         super().stop()
         if self._live is not None:
             self._live.stop()
 
     async def frames(self) -> AsyncIterator[pd.DataFrame]:
-        async for frame in _in_thread(self._chunks, self._stop):
+        async for frame in _in_thread(self._chunks, self._abandon):
             for part in _split(frame):
                 yield part
 
@@ -402,8 +428,10 @@ def _number(spec: str, text: str, what: str) -> float:
     return value
 
 
-def parse_source(spec: str | None) -> FlowSource:
+def parse_source(spec: str | None, closed_wait_s: float | None = None) -> FlowSource:
     """Build the source a ``--source`` spec names (see the module docstring).
+
+    ``closed_wait_s`` goes to the sources that meter packets (``pcap:``, ``iface:``).
 
     Raises
     ------
@@ -430,8 +458,9 @@ def parse_source(spec: str | None) -> FlowSource:
         path, at, speed = rest.rpartition("@") if "@" in rest else (rest, "", "")
         if not path:
             raise SourceError(f"source {spec!r}: expected pcap:FILE[@SPEED]")
-        return PcapSource(path, _number(spec, speed, "the speed") if at else None, spec=spec)
+        return PcapSource(path, _number(spec, speed, "the speed") if at else None, spec=spec,
+                          closed_wait_s=closed_wait_s)
     if kind == "iface":
-        return InterfaceSource(rest, spec=spec)
+        return InterfaceSource(rest, spec=spec, closed_wait_s=closed_wait_s)
     raise SourceError(f"unknown source {spec!r}; expected simulate[:SEED], replay:FILE[@RATE][,loop], "
                       "pcap:FILE[@SPEED] or iface:NAME")
