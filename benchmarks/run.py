@@ -20,19 +20,26 @@ Prints a table per benchmark and writes JSON under ``benchmarks/results/``.
   through the library call and through ``flowsentinel capture``.  The live
   capture benchmark is ``benchmarks/live.py`` (needs root).
 
+* ``writedelay``: in live use, how long after its last packet the meter writes a flow
+  (the moment it can be scored), under the dataset's rule and with ``closed_wait_s`` (what
+  ``serve`` uses for ``pcap:``/``iface:``), on a simulated capture replayed on the packet
+  clock (10 ms batches, the wall-clock timer every second), per protocol; and how many flows
+  the two rules meter differently.
+
 * ``serve`` (only when named): ``flowsentinel serve`` end to end — flows/s and
   flow→WebSocket latency at offered loads beside raw batch scoring of the same
   bundle (``benchmarks/serve.py``; run that directly for its options).
 
 Usage::
 
-    python benchmarks/run.py [scoring] [training] [capture] [serve] [--rows 10000,100000,1000000]
+    python benchmarks/run.py [scoring] [training] [capture] [writedelay] [serve] [--rows 10000,100000,1000000]
         [--detectors rf,cnn] [--train-detectors rf] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -300,12 +307,92 @@ def bench_capture(n_packets: int, repeat: int, sim_seconds: float) -> dict:
                                          "rows": e2e}}
 
 
+def bench_write_delay(sim_seconds: float, closed_wait_s: float, seed: int = 0) -> dict:
+    """Seconds from a flow's last packet to the meter writing it, as a live capture would see it.
+
+    The simulated capture is fed to the meter in 10 ms slices of its own clock with
+    ``expire(now)`` once a second (what ``LiveSource`` does on the wall clock).  Only flows
+    whose last packet falls in the first half are counted, so none is cut short by the
+    capture's end (a flow's timeout ends at most 120 s after its last packet).
+    """
+    import pandas as pd
+
+    from flowsentinel.capture import FlowMeter, PcapFileSource, decode_frames, flows_to_frame
+    from flowsentinel.simulate import TrafficSimulator
+
+    if sim_seconds < 240:
+        raise SystemExit("writedelay needs --delay-seconds >= 240: flows ending in the first half must be "
+                         "written (120 s timeout) before the capture ends")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    pcap = CACHE / f"writedelay-sim-{sim_seconds:g}s-seed{seed}.pcap"
+    if not pcap.exists():
+        TrafficSimulator(duration_s=sim_seconds, seed=seed).write_pcap(pcap)
+    packets = decode_frames(next(iter(PcapFileSource(pcap, batch_size=1 << 30))))
+    columns = [f.name for f in dataclasses.fields(packets) if isinstance(getattr(packets, f.name), np.ndarray)]
+    ts = packets.ts
+    t0 = int(ts[0])
+    cut = t0 + int(sim_seconds * 1e6 / 2)
+    edges = np.searchsorted(ts, np.arange(t0, int(ts[-1]) + 10_001, 10_000), side="left")
+
+    def replay(wait_s: float | None) -> pd.DataFrame:
+        meter = FlowMeter(emit_interval_s=0.0, closed_wait_us=None if wait_s is None else int(wait_s * 1e6))
+        parts, written, last_timer = [], [], t0
+        for k in range(len(edges) - 1):
+            a, b = int(edges[k]), int(edges[k + 1])
+            now = t0 + (k + 1) * 10_000
+            chunks = []
+            if b > a:
+                sub = dataclasses.replace(packets, **{c: getattr(packets, c)[a:b] for c in columns},
+                                          frames=b - a, malformed_examples=[])
+                chunks.append(meter.update(sub))
+            if now - last_timer >= 1_000_000:
+                chunks.append(meter.expire(now))
+                last_timer = now
+            for c in chunks:
+                if len(c):
+                    parts.append(c)
+                    written.append(np.full(len(c), now, dtype=np.float64))
+        c = meter.flush()
+        parts.append(c)
+        written.append(np.full(len(c), np.inf))
+        flows = flows_to_frame(parts)
+        flows["_written_us"] = np.concatenate(written)
+        return flows
+
+    rows, frames_by_rule = [], {}
+    for rule, wait in (("dataset rule", None), (f"closed_wait {closed_wait_s:g} s", closed_wait_s)):
+        flows = replay(wait)
+        frames_by_rule[rule] = flows
+        start = pd.to_datetime(flows["Timestamp"]).to_numpy().astype("datetime64[us]").astype(np.int64)
+        last = start + flows["Flow Duration"].astype("int64")
+        keep = pd.Series(last <= cut, index=flows.index)
+        delay = pd.Series((flows["_written_us"].to_numpy() - last) / 1e6, index=flows.index)[keep]
+        for proto, name in ((6, "TCP"), (17, "UDP"), (None, "all")):
+            sel = keep[keep].index if proto is None else flows.index[keep & (flows["Protocol"] == proto)]
+            d = delay.loc[sel].to_numpy()
+            if not len(d):
+                continue
+            rows.append({"rule": rule, "protocol": name, "flows": len(d),
+                         "p50_s": float(np.percentile(d, 50)), "p90_s": float(np.percentile(d, 90)),
+                         "p99_s": float(np.percentile(d, 99)), "max_s": float(d.max()),
+                         "within_5s": float((d <= 5).mean())})
+    print(table(rows, ["rule", "protocol", "flows", "p50_s", "p90_s", "p99_s", "max_s", "within_5s"]))
+    a, b = (f.drop(columns="_written_us").sort_values(["Flow ID", "Timestamp"]).reset_index(drop=True)
+            for f in frames_by_rule.values())
+    same = len(a) == len(b) and a.equals(b)
+    print(f"flows metered: {len(a)} (dataset rule) vs {len(b)} (closed_wait); identical: {same}")
+    return {"benchmark": "writedelay", "machine": machine(), "pcap": str(pcap.relative_to(REPO)),
+            "packets": int(len(ts)), "sim_seconds": sim_seconds, "closed_wait_s": closed_wait_s,
+            "rows": rows, "flows": {"dataset_rule": len(a), "closed_wait": len(b)}, "identical_flows": same}
+
+
 def main() -> None:
     if len(sys.argv) >= 2 and sys.argv[1] == "_train_job":
         print(json.dumps(_train_job(sys.argv[2], sys.argv[3])))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("which", nargs="*", choices=("scoring", "training", "capture", "serve", []), default=[])
+    ap.add_argument("which", nargs="*", choices=("scoring", "training", "capture", "writedelay", "serve", []),
+                    default=[])
     ap.add_argument("--packets", type=int, default=300_000, help="packets in the capture benchmark's pcap")
     ap.add_argument("--sim-seconds", type=float, default=100.0,
                     help="length of the simulated capture metered end to end (100 s: about 277k packets)")
@@ -314,9 +401,12 @@ def main() -> None:
     ap.add_argument("--rows", default="10000,100000,1000000", help="row counts for the training benchmark")
     ap.add_argument("--cnn-max-rows", type=int, default=100_000,
                     help="largest row count the CNN is trained at (CPU training on 1 M rows takes long)")
+    ap.add_argument("--delay-seconds", type=float, default=300.0,
+                    help="length of the simulated capture of the writedelay benchmark (flows ending in its first half count)")
+    ap.add_argument("--closed-wait", type=float, default=2.0, help="closed_wait_s measured by writedelay (serve's default)")
     ap.add_argument("--repeat", type=int, default=3, help="repetitions per scoring measurement (best kept)")
     args = ap.parse_args()
-    which = args.which or ["scoring", "training", "capture"]
+    which = args.which or ["scoring", "training", "capture", "writedelay"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     if "scoring" in which:
         res = bench_scoring(args.detectors.split(","), args.repeat)
@@ -332,6 +422,9 @@ def main() -> None:
     if "capture" in which:
         res = bench_capture(args.packets, args.repeat, args.sim_seconds)
         (RESULTS / "capture.json").write_text(json.dumps(res, indent=2))
+    if "writedelay" in which:
+        res = bench_write_delay(args.delay_seconds, args.closed_wait)
+        (RESULTS / "writedelay.json").write_text(json.dumps(res, indent=2))
     if "serve" in which:  # its own process: it starts servers and measures wall-clock latency
         subprocess.run([sys.executable, str(HERE / "serve.py")], check=True)
     print(f"results written to {RESULTS}")
