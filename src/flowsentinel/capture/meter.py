@@ -33,8 +33,8 @@ on when flows were written.
 
 from __future__ import annotations
 
-import logging
 import heapq
+import logging
 import math
 import time
 from collections import OrderedDict, deque

@@ -276,8 +276,9 @@ class Pipeline:
                 detectors=self.scorer.detectors, thresholds=self.bundle.thresholds,
                 features=self.scorer.features, bundle=str(self.bundle.path), source=self.source.spec))
         self.state = "running"
-        self._tasks = [asyncio.create_task(c, name=n) for c, n in (
-            (self._ingest(), "ingest"), (self._batcher(), "batcher"), (self._sink(), "sink"))]
+        self._ingest_task = asyncio.create_task(self._ingest(), name="ingest")
+        self._tasks = [self._ingest_task, *(asyncio.create_task(c, name=n) for c, n in (
+            (self._batcher(), "batcher"), (self._sink(), "sink")))]
         log.info("pipeline started: source %s, detectors %s", self.source.spec, ", ".join(self.scorer.detectors))
 
     async def stop(self, drain_s: float = 5.0) -> None:
@@ -290,7 +291,7 @@ class Pipeline:
         """
         self.source.stop()
         if self._tasks and not self.source.drains:
-            self._tasks[0].cancel()  # ingest: its buffer closes, the rest drains what it holds
+            self._ingest_task.cancel()  # its buffer closes; batcher and sink finish what it holds
         if self._tasks and not self.done.is_set():
             try:
                 await asyncio.wait_for(asyncio.shield(self.done.wait()), drain_s)

@@ -376,9 +376,8 @@ class PcapSource(FlowSource):
 class InterfaceSource(FlowSource):
     """A live interface through libpcap; flows are shed (counted) when scoring falls behind.
 
-    ``closed_wait_s`` as for :class:`PcapSource`; ``expire_interval`` is how often (s) the
-    wall clock writes flows whose timeout or quiet spell has passed without new packets.
-    :meth:`stop` ends the capture, and the flows still open are written and yielded before
+    ``closed_wait_s`` as for :class:`PcapSource` (the wall clock writes flows whose timeout or
+    quiet spell has passed once a second, also when no packets arrive).  :meth:`stop` ends the capture, and the flows still open are written and yielded before
     :meth:`frames` ends (unlike a file, they cannot be read again); the pipeline waits for them.
     """
 
@@ -387,20 +386,19 @@ class InterfaceSource(FlowSource):
     drains = True
 
     def __init__(self, name: str, spec: str | None = None, bpf_filter: str | None = None,
-                 profile: str | None = None, closed_wait_s: float | None = None,
-                 expire_interval: float = 1.0) -> None:
+                 profile: str | None = None, closed_wait_s: float | None = None) -> None:
         super().__init__(spec or f"iface:{name}")
         if not name:
             raise SourceError(f"source {self.spec!r}: name an interface, e.g. iface:eth0")
         self.name, self.bpf_filter, self.profile = name, bpf_filter, profile
-        self.closed_wait_s, self.expire_interval = closed_wait_s, expire_interval
+        self.closed_wait_s = closed_wait_s
         self._live = None
         self._abandon = threading.Event()  # the consumer is gone: the worker quits at once
 
     def _chunks(self) -> Iterable[pd.DataFrame]:
         from flowsentinel.capture import FlowStreamer, LiveSource, flows_to_frame
 
-        self._live = LiveSource(self.name, bpf_filter=self.bpf_filter, expire_interval=self.expire_interval)
+        self._live = LiveSource(self.name, bpf_filter=self.bpf_filter)
         if self._stop.is_set():  # stopped while the capture was opening
             self._live.stop()
         for chunk in FlowStreamer(self._live, profile=self.profile, closed_wait_s=self.closed_wait_s):
