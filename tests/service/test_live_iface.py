@@ -90,6 +90,7 @@ def test_serve_scores_live_connections_seconds_after_they_close(netns, bundle, t
                 got = wait_for(lambda: len(ours()) >= N_FETCH + N_SCAN and ours(), "the connections' verdicts",
                                timeout=20)
                 stats = svc.client.get("/api/v1/stats").json()
+                metrics = svc.client.get("/metrics").text
                 assert not [v for v in feed.verdicts.values() if v["protocol"] == 17]  # still open
             finally:
                 feed.close()
@@ -115,3 +116,8 @@ def test_serve_scores_live_connections_seconds_after_they_close(netns, bundle, t
         assert v["scored_ts"] >= v["ingest_ts"] >= v["timestamp"]
         assert v["ingest_ts"] < sent + 20
     assert stats["source"]["kind"] == "iface" and stats["flows_shed"] == 0
+    cap = stats["source"]["capture"]  # the capture's own counters, live
+    assert cap["packets"] >= 10 * N_FETCH + 2 * N_SCAN and cap["kernel_drops"] == 0 and cap["malformed"] == 0
+    assert cap["open_flows"] >= N_UDP and cap["flows"] >= N_FETCH + N_SCAN
+    assert f"flowsentinel_capture_packets_total {float(cap['packets'])}" in metrics
+    assert "flowsentinel_capture_kernel_drops_total 0.0" in metrics and "flowsentinel_meter_open_flows" in metrics

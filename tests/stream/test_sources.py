@@ -130,3 +130,8 @@ def test_pcap_source_meters_the_file_like_capture_does(tmp_path):
         got_frame = pd.concat(got, ignore_index=True)
         for name in ("Flow Duration", "Total Fwd Packet", "Total Bwd packets", "Total TCP Flow Time"):
             assert sorted(got_frame[name]) == sorted(expected[name]), name
+        cap = src.capture_stats()  # what the stats and /metrics show for a packet source
+        packets = int((expected["Total Fwd Packet"] + expected["Total Bwd packets"]).sum())
+        assert cap == {"packets": packets, "kernel_drops": 0, "malformed": 0, "non_ip": cap["non_ip"],
+                       "flows": len(expected), "open_flows": 0, "evicted": 0}
+    assert ReplaySource(pcap.with_suffix(".csv"), frame=expected).capture_stats() is None

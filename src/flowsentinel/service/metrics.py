@@ -38,6 +38,17 @@ class _PipelineCollector(Collector):
                                ("flowsentinel_ws_clients", "ws_clients", "connected WebSocket clients"),
                                ("flowsentinel_uptime_seconds", "uptime_s", "seconds since the pipeline started")):
             yield GaugeMetricFamily(name, doc, value=s[key])
+        cap = s["source"].get("capture")
+        if cap:  # a source that meters packets (pcap:, iface:)
+            for name, key, doc in (("flowsentinel_capture_packets", "packets", "packets metered into flows"),
+                                   ("flowsentinel_capture_kernel_drops", "kernel_drops",
+                                    "packets the kernel dropped before capture (live interface)"),
+                                   ("flowsentinel_capture_malformed", "malformed", "frames skipped as malformed"),
+                                   ("flowsentinel_capture_evicted", "evicted",
+                                    "flows written early because the meter held too many")):
+                yield CounterMetricFamily(name, doc, value=cap[key])
+            yield GaugeMetricFamily("flowsentinel_meter_open_flows", "flows open in the meter (not yet scored)",
+                                    value=cap["open_flows"])
 
 
 class Metrics:

@@ -393,7 +393,8 @@ class Pipeline:
 
     def source_info(self) -> dict[str, Any]:
         return {"spec": self.source.spec, "kind": self.source.kind, "state": self.state, "error": self.error,
-                "labelled": bool(self.source.labelled), "live": self.source.live}
+                "labelled": bool(self.source.labelled), "live": self.source.live,
+                "capture": self.source.capture_stats()}
 
     def snapshot(self) -> dict[str, Any]:
         """The Stats object (docs/live.md)."""

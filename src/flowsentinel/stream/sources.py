@@ -76,6 +76,7 @@ class FlowSource:
     live = False
     labelled = False
     drains = False
+    _streamer: Any = None  # the FlowStreamer of a source that meters packets, once it runs
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
@@ -86,6 +87,19 @@ class FlowSource:
 
     def frames(self) -> AsyncIterator[pd.DataFrame]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def capture_stats(self) -> dict[str, int] | None:
+        """Packet counters of a source that meters packets (None for flow sources): packets
+        metered, ``kernel_drops`` (packets the kernel dropped before capture), ``malformed``,
+        ``non_ip``, ``flows`` written, ``open_flows`` in the meter, ``evicted`` (written early for
+        memory).  Safe to call from any thread while the source runs."""
+        streamer = self._streamer
+        if streamer is None:
+            return None
+        st = streamer.stats
+        return {"packets": st.packets, "kernel_drops": st.kernel_drops, "malformed": st.malformed,
+                "non_ip": st.non_ip, "flows": st.flows, "open_flows": streamer.meter.open_flows,
+                "evicted": st.evicted}
 
     def stop(self) -> None:
         """Ask the source to end soon (from any thread)."""
@@ -352,8 +366,8 @@ class PcapSource(FlowSource):
     def _chunks(self) -> Iterable[pd.DataFrame]:
         from flowsentinel.capture import FlowStreamer, PcapFileSource, flows_to_frame
 
-        streamer = FlowStreamer(PcapFileSource(self.path, batch_size=16_384), profile=self.profile,
-                                closed_wait_s=self.closed_wait_s)
+        streamer = self._streamer = FlowStreamer(PcapFileSource(self.path, batch_size=16_384),
+                                                 profile=self.profile, closed_wait_s=self.closed_wait_s)
         for chunk in streamer:
             yield _finish(flows_to_frame(chunk))
 
@@ -377,8 +391,9 @@ class InterfaceSource(FlowSource):
     """A live interface through libpcap; flows are shed (counted) when scoring falls behind.
 
     ``closed_wait_s`` as for :class:`PcapSource` (the wall clock writes flows whose timeout or
-    quiet spell has passed once a second, also when no packets arrive).  :meth:`stop` ends the capture, and the flows still open are written and yielded before
-    :meth:`frames` ends (unlike a file, they cannot be read again); the pipeline waits for them.
+    quiet spell has passed once a second, also when no packets arrive).  :meth:`stop` ends the
+    capture, and the flows still open are written and yielded before :meth:`frames` ends
+    (unlike a file, they cannot be read again); the pipeline waits for them.
     """
 
     kind = "iface"
@@ -401,7 +416,8 @@ class InterfaceSource(FlowSource):
         self._live = LiveSource(self.name, bpf_filter=self.bpf_filter)
         if self._stop.is_set():  # stopped while the capture was opening
             self._live.stop()
-        for chunk in FlowStreamer(self._live, profile=self.profile, closed_wait_s=self.closed_wait_s):
+        self._streamer = FlowStreamer(self._live, profile=self.profile, closed_wait_s=self.closed_wait_s)
+        for chunk in self._streamer:
             yield _finish(flows_to_frame(chunk))
 
     def stop(self) -> None:

@@ -578,7 +578,11 @@
     setText($("st-queue"), fmtInt(st.queue_depth) + " / " + fmtInt(st.queue_capacity));
     $("st-queue-chip").title = "queue depth / capacity · " + fmtInt(st.batches) + " batches, mean size "
       + (typeof st.batch_size_mean === "number" ? st.batch_size_mean.toFixed(1) : "–");
-    setText($("st-drops"), "shed " + fmtInt(st.flows_shed) + " · page " + fmtInt(S.framesDroppedForMe) + " · ws " + fmtInt(st.ws_dropped));
+    const cap = src.capture;   // packet sources: what the capture itself lost
+    setText($("st-drops"), (cap ? "kernel " + fmtInt(cap.kernel_drops) + " · " : "") + "shed " + fmtInt(st.flows_shed)
+      + " · page " + fmtInt(S.framesDroppedForMe) + " · ws " + fmtInt(st.ws_dropped));
+    if (cap) $("st-source").title = spec + " · " + fmtInt(cap.packets) + " packets metered, " + fmtInt(cap.open_flows)
+      + " flows open, " + fmtInt(cap.malformed) + " malformed frames";
     setText($("st-alerts"), fmtInt(st.alerts));
     setText($("st-disagree"), fmtInt(st.disagreements));
     setText($("st-uptime"), fmtDuration(st.uptime_s));
