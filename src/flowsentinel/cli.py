@@ -274,7 +274,7 @@ def _serve(args, progress):
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise ValueError("; ".join(_setting_error(e) for e in exc.errors())) from None
     settings.check_security()
     if not (settings.bundle / "manifest.json").is_file():
         if settings.bundle != Settings.model_fields["bundle"].default:
@@ -292,6 +292,14 @@ def _serve(args, progress):
         ensure_demo_bundle(settings.bundle, progress=progress)
     serve(settings, announce=lambda line: print(line, flush=True),
           log_level="debug" if args.verbose else "warning" if args.quiet else "info")
+
+
+def _setting_error(err: dict) -> str:
+    """A settings error naming the option or the environment variable it came from."""
+    name = ".".join(map(str, err["loc"]))
+    options = {"bundle": "--bundle", "source": "--source", "host": "--host", "port": "--port", "db": "--db"}
+    where = f"{options[name]} or FLOWSENTINEL_{name.upper()}" if name in options else f"FLOWSENTINEL_{name.upper()}"
+    return f"{where}: {err['msg']}"
 
 
 # Errors a user can act on: printed as one line, exit code 2.  Looked up only in the

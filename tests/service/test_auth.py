@@ -36,6 +36,16 @@ def test_serve_reports_a_missing_bundle_and_a_bad_source(tmp_path, bundle_path, 
     assert "/no/flows.csv" in capsys.readouterr().err
 
 
+def test_serve_names_the_setting_at_fault(tmp_path, bundle_path, capsys, monkeypatch):
+    args = ["serve", "--bundle", str(bundle_path), "--db", str(tmp_path / "x.db"), "-q"]
+    monkeypatch.setenv("FLOWSENTINEL_CLOSED_WAIT_S", "soon")
+    assert main([*args, "--port", "0"]) == 2
+    assert "FLOWSENTINEL_CLOSED_WAIT_S" in capsys.readouterr().err
+    monkeypatch.setenv("FLOWSENTINEL_CLOSED_WAIT_S", "off")
+    assert main([*args, "--port", "70000"]) == 2
+    assert "--port or FLOWSENTINEL_PORT" in capsys.readouterr().err
+
+
 def test_token_is_required_on_rest_and_websocket_and_kept_out_of_logs(bundle, replay_path, tmp_path, caplog):
     settings = make_settings(tmp_path, source=f"replay:{replay_path}@500", api_token=TOKEN)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "flowsentinel"):
