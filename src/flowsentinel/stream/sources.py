@@ -88,6 +88,10 @@ class FlowSource:
     def frames(self) -> AsyncIterator[pd.DataFrame]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise now, with a message naming it, if the source cannot start (files are checked when
+        the source is built; a live interface is opened and closed here)."""
+
     def capture_stats(self) -> dict[str, int] | None:
         """Packet counters of a source that meters packets (None for flow sources): packets
         metered, ``kernel_drops`` (packets the kernel dropped before capture), ``malformed``,
@@ -419,6 +423,12 @@ class InterfaceSource(FlowSource):
         self._streamer = FlowStreamer(self._live, profile=self.profile, closed_wait_s=self.closed_wait_s)
         for chunk in self._streamer:
             yield _finish(flows_to_frame(chunk))
+
+    def check(self) -> None:
+        """Open the interface (and the BPF filter) once: LiveCaptureError says why it cannot be captured."""
+        from flowsentinel.capture import LiveSource
+
+        LiveSource(self.name, bpf_filter=self.bpf_filter).close()
 
     def stop(self) -> None:
         """End the capture; the open flows still come out of :meth:`frames` (the meter's flush)."""
