@@ -68,7 +68,7 @@ def test_serve_scores_live_connections_seconds_after_they_close(netns, bundle, t
         time.sleep(0.3)  # the readiness probe is over before the capture starts
         with serving(settings, bundle) as svc:
             source = svc.live.source
-            wait_for(lambda: source._live is not None, "the capture to open")
+            wait_for(lambda: source.capture_stats() is not None, "the capture to open")
             feed = Feed(svc.ws_url)
             try:
                 wait_for(lambda: feed.hello is not None, "the WebSocket hello")
