@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", help="address to bind (default 127.0.0.1; any other needs FLOWSENTINEL_API_TOKEN)")
     v.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
     v.add_argument("--db", metavar="PATH", help="SQLite alert store (default out/live.db)")
+    v.add_argument("--bpf", metavar="EXPR", help="BPF filter for pcap:/iface: sources, e.g. 'not port 8000' "
+                   "(capturing the interface the dashboard is served on)")
     _add_common(v)
     return parser
 
@@ -270,7 +272,7 @@ def _serve(args, progress):
     from flowsentinel.service.settings import Settings
 
     overrides = {k: v for k, v in (("bundle", args.bundle), ("source", args.source), ("host", args.host),
-                                   ("port", args.port), ("db", args.db)) if v is not None}
+                                   ("port", args.port), ("db", args.db), ("bpf", args.bpf)) if v is not None}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
@@ -297,7 +299,8 @@ def _serve(args, progress):
 def _setting_error(err: dict) -> str:
     """A settings error naming the option or the environment variable it came from."""
     name = ".".join(map(str, err["loc"]))
-    options = {"bundle": "--bundle", "source": "--source", "host": "--host", "port": "--port", "db": "--db"}
+    options = {"bundle": "--bundle", "source": "--source", "host": "--host", "port": "--port", "db": "--db",
+               "bpf": "--bpf"}
     where = f"{options[name]} or FLOWSENTINEL_{name.upper()}" if name in options else f"FLOWSENTINEL_{name.upper()}"
     return f"{where}: {err['msg']}"
 

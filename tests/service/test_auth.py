@@ -38,6 +38,9 @@ def test_serve_reports_a_missing_bundle_and_a_bad_source(tmp_path, bundle_path, 
     assert main(["serve", "--bundle", str(bundle_path), "--source", "iface:no-such-if0",
                  "--db", str(tmp_path / "x.db"), "--port", "0", "-q"]) == 2
     assert "cannot capture on 'no-such-if0'" in capsys.readouterr().err
+    assert main(["serve", "--bundle", str(bundle_path), "--bpf", "udp", "--db", str(tmp_path / "x.db"),
+                 "--port", "0", "-q"]) == 2  # the default source, the simulator, has no packets to filter
+    assert "applies to packets" in capsys.readouterr().err
 
 
 def test_serve_names_the_setting_at_fault(tmp_path, bundle_path, capsys, monkeypatch):

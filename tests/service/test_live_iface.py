@@ -62,7 +62,8 @@ def test_serve_scores_live_connections_seconds_after_they_close(netns, bundle, t
         ["ip", "netns", "exec", netns["name"], sys.executable, "-m", "http.server", str(port),
          "--bind", netns["server"], "--directory", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    settings = make_settings(tmp_path, source=f"iface:{netns['host_if']}", closed_wait_s=1.0)
+    settings = make_settings(tmp_path, source=f"iface:{netns['host_if']}", closed_wait_s=1.0,
+                             bpf=f"host {netns['server']}")  # serve --bpf: filtered in the kernel
     try:
         wait_listening(netns["server"], port)
         time.sleep(0.3)  # the readiness probe is over before the capture starts

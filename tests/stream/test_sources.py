@@ -135,3 +135,13 @@ def test_pcap_source_meters_the_file_like_capture_does(tmp_path):
         assert cap == {"packets": packets, "kernel_drops": 0, "malformed": 0, "non_ip": cap["non_ip"],
                        "flows": len(expected), "open_flows": 0, "evicted": 0}
     assert ReplaySource(pcap.with_suffix(".csv"), frame=expected).capture_stats() is None
+
+    # serve --bpf: the same filter as capture --bpf, on files too
+    udp = FlowStreamer(PcapFileSource(pcap)).to_frame().query("Protocol == 17")
+    src = parse_source(f"pcap:{pcap}", bpf="udp")
+    got = [f for f in asyncio.run(_collect(src, limit=10**9)) if len(f)]
+    assert 0 < sum(map(len, got)) == len(udp) and all((f["Protocol"] == 17).all() for f in got)
+    with pytest.raises(ValueError, match="not a filter"):
+        parse_source(f"pcap:{pcap}", bpf="not a filter ((")
+    with pytest.raises(SourceError, match="pcap: and iface:"):
+        parse_source("simulate", bpf="udp")

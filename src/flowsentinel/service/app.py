@@ -110,6 +110,11 @@ def _document_flow_in(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def source_for(settings: Settings) -> FlowSource:
+    """The flow source ``settings.source`` names, with the packet sources' settings applied."""
+    return parse_source(settings.source, closed_wait_s=settings.closed_wait_s, bpf=settings.bpf)
+
+
 def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None,
                source: FlowSource | None = None) -> FastAPI:
     """Build the app.  Nothing is loaded until it starts (the lifespan).
@@ -131,7 +136,7 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     settings = settings or Settings()
     settings.check_security()
     if source is None:
-        source = parse_source(settings.source, closed_wait_s=settings.closed_wait_s)
+        source = source_for(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

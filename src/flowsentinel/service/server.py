@@ -10,10 +10,10 @@ import socket
 import uvicorn
 
 from flowsentinel.models.bundle import load_bundle
-from flowsentinel.service.app import create_app
+from flowsentinel.service.app import create_app, source_for
 from flowsentinel.service.auth import RedactTokens
 from flowsentinel.service.settings import Settings
-from flowsentinel.stream.sources import FlowSource, parse_source
+from flowsentinel.stream.sources import FlowSource
 from flowsentinel.stream.store import AlertStore
 
 __all__ = ["bind", "serve", "url_for"]
@@ -69,7 +69,7 @@ def serve(settings: Settings, *, source: FlowSource | None = None, announce=prin
     bundle = load_bundle(settings.bundle)  # errors now, before anything listens
     AlertStore(settings.db).close()        # the store can be opened (or says why not)
     if source is None:
-        source = parse_source(settings.source, closed_wait_s=settings.closed_wait_s)
+        source = source_for(settings)
     source.check()                         # e.g. an interface that cannot be captured
     app = create_app(settings, bundle=bundle, source=source)
     redact = RedactTokens(settings.token)

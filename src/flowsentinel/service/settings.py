@@ -45,6 +45,8 @@ class Settings(BaseSettings):
         2.0, ge=0, description="pcap:/iface: sources write a closed TCP connection (FIN both ways and the last ACK, "
         "or RST) once it has been quiet this many seconds; 'off': the dataset meter's rule (at the next SYN on "
         "its 5-tuple or 120 s after its first packet)")
+    bpf: str | None = Field(None, description="BPF filter (pcap-filter(7)) for pcap:/iface: sources, "
+                            "e.g. 'not port 8000' to leave out the dashboard's own traffic")
     static_dir: Path | None = STATIC_DIR
 
     @field_validator("db_synchronous")
@@ -53,6 +55,11 @@ class Settings(BaseSettings):
         if v.upper() not in ("NORMAL", "FULL"):
             raise ValueError("must be NORMAL or FULL")
         return v.upper()
+
+    @field_validator("bpf", mode="before")
+    @classmethod
+    def _no_filter(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("closed_wait_s", mode="before")
     @classmethod

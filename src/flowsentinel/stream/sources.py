@@ -357,7 +357,7 @@ class PcapSource(FlowSource):
     kind = "pcap"
 
     def __init__(self, path: str | os.PathLike[str], speed: float | None = None, spec: str | None = None,
-                 profile: str | None = None, closed_wait_s: float | None = None) -> None:
+                 profile: str | None = None, closed_wait_s: float | None = None, bpf: str | None = None) -> None:
         super().__init__(spec or f"pcap:{path}" + (f"@{speed:g}" if speed else ""))
         self.path = Path(path)
         if not self.path.is_file():
@@ -365,12 +365,18 @@ class PcapSource(FlowSource):
                               "(expected a pcap or pcapng capture)")
         if speed is not None and not speed > 0:
             raise SourceError(f"source {self.spec!r}: the speed must be a positive factor, got {speed}")
-        self.speed, self.profile, self.closed_wait_s = speed, profile, closed_wait_s
+        self.speed, self.profile, self.closed_wait_s, self.bpf = speed, profile, closed_wait_s, bpf
+        if bpf:
+            from flowsentinel.capture.bpf import BpfFilter
+
+            BpfFilter([], bpf)  # a filter that does not compile is refused now, quoted
 
     def _chunks(self) -> Iterable[pd.DataFrame]:
         from flowsentinel.capture import FlowStreamer, PcapFileSource, flows_to_frame
+        from flowsentinel.capture.bpf import BpfFilter
 
-        streamer = self._streamer = FlowStreamer(PcapFileSource(self.path, batch_size=16_384),
+        frames = PcapFileSource(self.path, batch_size=16_384)
+        streamer = self._streamer = FlowStreamer(BpfFilter(frames, self.bpf) if self.bpf else frames,
                                                  profile=self.profile, closed_wait_s=self.closed_wait_s)
         for chunk in streamer:
             yield _finish(flows_to_frame(chunk))
@@ -452,10 +458,11 @@ def _number(spec: str, text: str, what: str) -> float:
     return value
 
 
-def parse_source(spec: str | None, closed_wait_s: float | None = None) -> FlowSource:
+def parse_source(spec: str | None, closed_wait_s: float | None = None, bpf: str | None = None) -> FlowSource:
     """Build the source a ``--source`` spec names (see the module docstring).
 
-    ``closed_wait_s`` goes to the sources that meter packets (``pcap:``, ``iface:``).
+    ``closed_wait_s`` and ``bpf`` (a pcap-filter expression) go to the sources that meter
+    packets (``pcap:``, ``iface:``); a filter for any other source is an error.
 
     Raises
     ------
@@ -464,6 +471,9 @@ def parse_source(spec: str | None, closed_wait_s: float | None = None) -> FlowSo
     """
     spec = (spec or "simulate").strip()
     kind, _, rest = spec.partition(":")
+    if bpf and kind not in ("pcap", "iface"):
+        raise SourceError(f"source {spec!r}: a BPF filter ({bpf!r}) applies to packets, i.e. to pcap: and "
+                          "iface: sources only")
     if kind == "simulate":
         if not rest:
             return SimulateSource(spec)
@@ -483,8 +493,8 @@ def parse_source(spec: str | None, closed_wait_s: float | None = None) -> FlowSo
         if not path:
             raise SourceError(f"source {spec!r}: expected pcap:FILE[@SPEED]")
         return PcapSource(path, _number(spec, speed, "the speed") if at else None, spec=spec,
-                          closed_wait_s=closed_wait_s)
+                          closed_wait_s=closed_wait_s, bpf=bpf)
     if kind == "iface":
-        return InterfaceSource(rest, spec=spec, closed_wait_s=closed_wait_s)
+        return InterfaceSource(rest, spec=spec, closed_wait_s=closed_wait_s, bpf_filter=bpf)
     raise SourceError(f"unknown source {spec!r}; expected simulate[:SEED], replay:FILE[@RATE][,loop], "
                       "pcap:FILE[@SPEED] or iface:NAME")
