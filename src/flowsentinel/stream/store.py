@@ -207,6 +207,11 @@ class AlertStore:
         self._chunks: dict[int, int] = {}  # columns -> rows per multi-row INSERT (SQLite's limit, asked once)
         self._last_retention = 0.0
         self._w.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off the write path
+        # Debian's SQLite is built with SECURE_DELETE: every page retention frees (an alert batch's
+        # feature blob is ~600 overflow pages) would be zeroed and written again.  FAST still zeroes
+        # deleted rows inside the pages a delete rewrites anyway; retention in an alert flood went
+        # from 4-6 to ~2 ms a batch.
+        self._w.execute("PRAGMA secure_delete=FAST")
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="store-checkpoint", daemon=True)
         self._checkpointer.start()
