@@ -349,16 +349,17 @@ class Pipeline:
             fut = loop.run_in_executor(self._score_pool, self._score, frames, ingest)
             await self._inflight.put(fut)
 
-    def _score(self, frames: list[pd.DataFrame], ingest: np.ndarray) -> tuple[VerdictBatch, LiveView]:
+    def _score(self, frames: list[pd.DataFrame], ingest: np.ndarray) -> tuple[VerdictBatch, LiveView, Any]:
         # concatenating many small frames is slow: it happens here, off the event loop
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         batch = self.scorer.score(frame, ingest)
         batch.alerts_by_family()  # counted here, off the event loop that reads it
-        return batch, LiveView.of(batch)
+        # the store's rows too: its one writer thread is what an alert flood waits on
+        return batch, LiveView.of(batch), self.store.prepare(batch, self.run_id)
 
-    def _commit(self, scored: tuple[VerdictBatch, LiveView]) -> Update:
-        batch, view = scored
-        first = self.store.write_batch(batch, self.run_id)
+    def _commit(self, scored: tuple[VerdictBatch, LiveView, Any]) -> Update:
+        batch, view, prepared = scored
+        first = self.store.write_batch(batch, self.run_id, prepared)
         return view.numbered(batch.seq0, first, batch.scored_ts)
 
     async def _sink(self) -> None:

@@ -128,6 +128,20 @@ class AlertQuery:
 
 
 @dataclass
+class _Prepared:
+    """A batch's statement parameters, made by :meth:`AlertStore.prepare` outside the writer."""
+
+    batch: VerdictBatch
+    run: int
+    latency: bytes
+    k: int                             # alerts
+    alert_params: list | None          # k rows of the alert columns, row after row; id and seq unset
+    details: tuple | None              # (feature count, features blob, explanation blob)
+    nums: bytes | None                 # the verdicts' numeric columns (None without a verdict window)
+    texts: str | None
+
+
+@dataclass
 class _Run:
     detectors: tuple[str, ...]
     thresholds: np.ndarray
@@ -306,25 +320,25 @@ class AlertStore:
                  json.dumps([float(thresholds[d]) for d in detectors]), json.dumps(list(features))))
             return int(cur.lastrowid)
 
-    def write_batch(self, batch: VerdictBatch, run: int) -> int:
-        """Commit a batch's verdicts and alerts; returns the id of its first alert.
+    def prepare(self, batch: VerdictBatch, run: int) -> _Prepared:
+        """Everything :meth:`write_batch` binds, built without the database (any thread).
 
-        Assigns ``batch.seq0``.  The batch's alerts get consecutive ids from
-        the returned one.  Called from one writer thread at a time.
+        The pipeline calls it in a scoring thread, so the writer thread, the bottleneck in
+        an alert flood, only numbers the rows and runs the statements.
         """
-        n = len(batch)
         d = len(batch.detectors)
         latency = np.asarray(batch.latency_ms, dtype="<f4").tobytes()
         rows = batch.alert_rows
         k = len(rows)
+        flat, details = None, None
         if k:
             codes = (batch.flags[rows] * (1 << np.arange(d))).sum(axis=1)
             names = [",".join(("",) + tuple(batch.detectors[j] for j in range(d) if c >> j & 1) + ("",))
                      for c in range(1 << d)]
             top = np.concatenate([batch.top_idx, batch.top_z, batch.top_weight], axis=1).astype("<f4")
             none = [None] * k
-            alert_cols = [
-                None, [run] * k, None, [batch.scored_ts] * k, batch.ingest_ts[rows].tolist(),
+            cols = [  # id and seq (columns 0 and 2) are numbered at commit
+                none, [run] * k, none, [batch.scored_ts] * k, batch.ingest_ts[rows].tolist(),
                 batch.timestamp[rows].tolist(), batch.flow_id[rows].tolist(), batch.src_ip[rows].tolist(),
                 batch.src_port[rows].tolist(), batch.dst_ip[rows].tolist(), batch.dst_port[rows].tolist(),
                 batch.protocol[rows].tolist(),
@@ -332,14 +346,33 @@ class AlertStore:
                 batch.family[rows].tolist() if batch.family is not None else none,
                 np.array(names, dtype=object)[codes].tolist(), _rows_bytes(batch.scores[rows].astype("<f8")),
                 [latency] * k]
+            grid = np.empty((k, len(cols)), dtype=object)
+            for j, col in enumerate(cols):
+                grid[:, j] = col
+            flat = grid.ravel().tolist()
             features = np.ascontiguousarray(batch.alert_features, dtype="<f8")
             details = (features.shape[1], features.tobytes(), top.tobytes())
+        nums = texts = None
         if self.verdict_window > 0:
             nums = np.column_stack([batch.ingest_ts, batch.timestamp, batch.src_port, batch.dst_port,
                                     batch.protocol, batch.scores]).astype("<f8").tobytes()
             texts = orjson.dumps([batch.flow_id.tolist(), batch.src_ip.tolist(), batch.dst_ip.tolist(),
                                   batch.label.tolist() if batch.label is not None else None,
                                   batch.family.tolist() if batch.family is not None else None]).decode()
+        return _Prepared(batch=batch, run=run, latency=latency, k=k, alert_params=flat, details=details,
+                         nums=nums, texts=texts)
+
+    def write_batch(self, batch: VerdictBatch, run: int, prepared: _Prepared | None = None) -> int:
+        """Commit a batch's verdicts and alerts; returns the id of its first alert.
+
+        Assigns ``batch.seq0``.  The batch's alerts get consecutive ids from
+        the returned one.  Called from one writer thread at a time; ``prepared``
+        is :meth:`prepare` of the same batch and run, made beforehand elsewhere.
+        """
+        p = prepared if prepared is not None else self.prepare(batch, run)
+        if p.batch is not batch or p.run != run:
+            raise ValueError("prepared rows of another batch or run")
+        n, k = len(batch), p.k
         with self._lock:
             batch.seq0 = self._next_seq
             first = self._next_alert
@@ -347,12 +380,13 @@ class AlertStore:
                 self._w.execute("BEGIN")
                 if self.verdict_window > 0:
                     self._w.execute("INSERT INTO verdict_batches VALUES (?,?,?,?,?,?,?)",
-                                    (batch.seq0, n, run, batch.scored_ts, latency, nums, texts))
+                                    (batch.seq0, n, run, batch.scored_ts, p.latency, p.nums, p.texts))
                 if k:
-                    alert_cols[0] = range(first, first + k)
-                    alert_cols[2] = (rows + batch.seq0).tolist()
-                    self._insert_many(_ALERT_INSERT, alert_cols, k)
-                    self._w.execute("INSERT INTO alert_details VALUES (?,?,?,?,?)", (first, k, *details))
+                    flat, ncols = p.alert_params, len(p.alert_params) // k
+                    flat[0::ncols] = range(first, first + k)
+                    flat[2::ncols] = (batch.alert_rows + batch.seq0).tolist()
+                    self._insert_many(_ALERT_INSERT, flat, ncols, k)
+                    self._w.execute("INSERT INTO alert_details VALUES (?,?,?,?,?)", (first, k, *p.details))
                 self._next_seq += n
                 self._next_alert += k
                 self._w.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -367,8 +401,8 @@ class AlertStore:
                 self._retention()
         return first
 
-    def _insert_many(self, head: str, cols: list, k: int) -> None:
-        """Insert ``k`` rows given column-wise, many rows per statement.
+    def _insert_many(self, head: str, flat: list, ncols: int, k: int) -> None:
+        """Insert ``k`` rows of ``ncols`` values (``flat``, row after row), many rows per statement.
 
         ``executemany`` binds and steps one row at a time, releasing and
         re-taking the GIL at every row; a multi-row ``VALUES`` statement binds
@@ -376,11 +410,6 @@ class AlertStore:
         and the scoring thread is not kept waiting on the GIL). Chunks are
         powers of two, so at most a dozen statements are ever prepared.
         """
-        ncols = len(cols)
-        grid = np.empty((k, ncols), dtype=object)
-        for j, col in enumerate(cols):
-            grid[:, j] = col
-        flat = grid.ravel().tolist()
         chunk = self._chunks.get(ncols)
         if chunk is None:
             chunk = self._chunks[ncols] = _insert_chunk(self._w, ncols)
