@@ -124,7 +124,11 @@ def test_alert_features_and_explanations_round_trip_per_batch(tmp_path, bundle, 
     frame = flows.head(400).copy()
     frame.loc[frame.index[:400], "Flow Bytes/s"] = float("inf")  # non-finite raw values come back as null
     batches = [scored(bundle, frame.iloc[:200]), scored(bundle, frame.iloc[200:])]
-    firsts = [store.write_batch(b, run) for b in batches]
+    # the second batch's rows prepared beforehand, as the pipeline does in a scoring thread
+    ready = store.prepare(batches[1], run)
+    with pytest.raises(ValueError, match="another batch"):
+        store.write_batch(batches[0], run, ready)
+    firsts = [store.write_batch(batches[0], run), store.write_batch(batches[1], run, ready)]
     assert all(len(b.alert_rows) > 5 for b in batches)
     for b, first in zip(batches, firsts):
         for a in (0, len(b.alert_rows) // 2, len(b.alert_rows) - 1):  # first, middle, last of each batch
