@@ -9,8 +9,8 @@ Stages (asyncio tasks, one event loop)::
   waited ``batch_ms`` milliseconds.
 * Scoring (the bundle's one transform, then each detector, timed, then the
   store's statement rows) runs in two worker threads and the SQLite commit in
-  a third, never on the event loop; they overlap: batches k+1 and k+2 are scored while batch k is
-  committed.  ONNX Runtime releases the GIL, so two scorers use both cores
+  a third, never on the event loop; they overlap: batches k+1 and k+2 are
+  scored while batch k is committed.  ONNX Runtime releases the GIL, so two scorers use both cores
   of a small machine (one scorer left most of the second core idle: 1.3
   cores busy at saturation).  The sink awaits the batches in the order they
   were taken, so they are committed and published in flow order.
